@@ -1,0 +1,119 @@
+//! Repeated apply passes until the stack converges or a time bound runs out.
+
+use crate::graph::Graph;
+use crate::pass::{Mode, PassOptions, PassReport, run_pass};
+use crate::status::Status;
+use std::time::{Duration, Instant};
+
+/// Settings of [`converge`].
+#[derive(Debug, Clone)]
+pub struct ConvergeOptions {
+    /// Maximum number of components observing or applying at the same time.
+    pub concurrency: usize,
+    /// Time after which converge gives up waiting for AWS.
+    pub wait: Duration,
+    /// Pause between two passes while something is Progressing or Blocked.
+    pub requeue_after: Duration,
+    /// Number of passes in a row in which a component may fail before converge stops.
+    pub max_failed_passes: u32,
+}
+
+impl Default for ConvergeOptions {
+    fn default() -> Self {
+        ConvergeOptions {
+            concurrency: 8,
+            wait: Duration::from_secs(600),
+            requeue_after: Duration::from_secs(5),
+            max_failed_passes: 3,
+        }
+    }
+}
+
+/// Every pass that [`converge`] ran, and how it ended.
+#[derive(Debug, Clone)]
+pub struct ConvergeReport {
+    pub passes: Vec<PassReport>,
+    pub outcome: Outcome,
+}
+
+/// How [`converge`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every component is Ready, Synced or Unsupported.
+    Converged,
+    /// A component failed in `max_failed_passes` passes in a row.
+    Failed,
+    /// The time bound ran out while a component was still Progressing or Blocked.
+    TimedOut,
+    /// A guard stopped a component and nothing else can move, so another pass
+    /// would do the same: a person must act.
+    Refused,
+}
+
+impl ConvergeReport {
+    /// Returns the last pass, which holds the final status of every component.
+    pub fn last(&self) -> &PassReport {
+        self.passes.last().expect("converge runs at least one pass")
+    }
+}
+
+/// Runs apply passes until every component converges, one keeps failing, or
+/// `options.wait` runs out.
+///
+/// This is the engine's one requeue policy: components never sleep or retry, they
+/// report Progressing, Blocked or Error and the next pass looks again.
+pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeReport {
+    let started = Instant::now();
+    let pass_options = PassOptions {
+        mode: Mode::Apply,
+        concurrency: options.concurrency,
+    };
+    let mut passes = Vec::new();
+    let mut failed_in_a_row = 0;
+    loop {
+        let report = run_pass(graph, &pass_options).await;
+        let converged = report.is_converged();
+        let failed = report
+            .components
+            .iter()
+            .any(|component| component.status == Status::Error);
+        let refused = report.components.iter().any(|component| component.refused);
+        let moving = report
+            .components
+            .iter()
+            .any(|component| component.applied || component.status == Status::Progressing);
+        passes.push(report);
+
+        if converged {
+            return ConvergeReport {
+                passes,
+                outcome: Outcome::Converged,
+            };
+        }
+        if refused && !moving && !failed {
+            return ConvergeReport {
+                passes,
+                outcome: Outcome::Refused,
+            };
+        }
+        failed_in_a_row = if failed { failed_in_a_row + 1 } else { 0 };
+        if failed_in_a_row >= options.max_failed_passes {
+            return ConvergeReport {
+                passes,
+                outcome: Outcome::Failed,
+            };
+        }
+        if started.elapsed() + options.requeue_after > options.wait {
+            return ConvergeReport {
+                passes,
+                outcome: Outcome::TimedOut,
+            };
+        }
+        tracing::debug!(
+            after = ?options.requeue_after,
+            pass = passes.len(),
+            "stack not converged yet, requeueing"
+        );
+        tokio::time::sleep(options.requeue_after).await;
+    }
+}
