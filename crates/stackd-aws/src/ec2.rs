@@ -1,0 +1,111 @@
+//! Helpers shared by the EC2 components: tag filters, tag specifications and tag updates.
+
+use crate::tags::{STACK_TAG, TagDelta, comparable};
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use stackd_engine::ComponentError;
+use std::collections::BTreeMap;
+
+/// Selects the resources of one stack.
+pub fn stack_filter(stack: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{STACK_TAG}"))
+        .values(stack)
+        .build()
+}
+
+/// Selects resources by a plain attribute, such as `vpc-id`.
+pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    let mut builder = Filter::builder().name(name);
+    for value in values {
+        builder = builder.values(value);
+    }
+    builder.build()
+}
+
+/// Builds the TagSpecifications of a create call, so the resource carries its
+/// identity from its first moment on.
+pub fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(to_sdk(tags)))
+        .build()
+}
+
+pub fn to_sdk(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect()
+}
+
+/// Reads SDK tags into a comparable map, without AWS's reserved tags.
+pub fn from_sdk(tags: &[Tag]) -> BTreeMap<String, String> {
+    comparable(tags.iter().filter_map(|tag| {
+        Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))
+    }))
+}
+
+/// Returns the value of one tag.
+pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|tag| tag.key() == Some(key))
+        .and_then(Tag::value)
+}
+
+/// Applies a tag delta to one EC2 resource.
+pub async fn update_tags(
+    client: &Client,
+    resource_id: &str,
+    delta: &TagDelta,
+) -> Result<(), ComponentError> {
+    if !delta.set.is_empty() {
+        client
+            .create_tags()
+            .resources(resource_id)
+            .set_tags(Some(to_sdk(&delta.set)))
+            .send()
+            .await
+            .map_err(|error| ComponentError::call(format!("CreateTags on {resource_id}"), error))?;
+    }
+    if !delta.remove.is_empty() {
+        let keys = delta
+            .remove
+            .iter()
+            .map(|key| Tag::builder().key(key).build())
+            .collect();
+        client
+            .delete_tags()
+            .resources(resource_id)
+            .set_tags(Some(keys))
+            .send()
+            .await
+            .map_err(|error| ComponentError::call(format!("DeleteTags on {resource_id}"), error))?;
+    }
+    tracing::info!(resource = resource_id, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
+    Ok(())
+}
+
+/// Groups resources by their `stackd:id` tag, rejecting two resources that claim
+/// the same logical id: choosing one would hide a duplicate.
+pub fn by_logical_id<T>(
+    kind: &str,
+    items: Vec<T>,
+    logical_id: impl Fn(&T) -> Option<String>,
+    aws_id: impl Fn(&T) -> String,
+) -> Result<BTreeMap<String, T>, ComponentError> {
+    let mut found: BTreeMap<String, T> = BTreeMap::new();
+    for item in items {
+        let Some(id) = logical_id(&item) else {
+            continue;
+        };
+        if let Some(previous) = found.get(&id) {
+            return Err(ComponentError::Blocked(format!(
+                "two {kind}s carry the tag stackd:id={id} ({} and {}); delete the one that should not exist",
+                aws_id(previous),
+                aws_id(&item)
+            )));
+        }
+        found.insert(id, item);
+    }
+    Ok(found)
+}

@@ -1,0 +1,159 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Reconciles an AWS stack with its declarative desired-state file.
+#[derive(Debug, Parser)]
+#[command(name = "stackd", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// More log output on stderr: -v for AWS changes, -vv for every step.
+    /// STACKD_LOG (a tracing filter such as `stackd_aws=debug`) overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Format of the log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and check a desired-state file without calling AWS.
+    ///
+    /// Exit codes: 0 valid (warnings may be printed), 1 invalid.
+    Validate(FileArgs),
+    /// Compare the file with AWS and print what would change, changing nothing.
+    ///
+    /// Exit codes: 0 nothing differs, 2 something differs, 1 error.
+    Plan(PlanArgs),
+    /// Apply the file to AWS.
+    ///
+    /// With --once: plan, apply, wait for convergence up to --wait, print what
+    /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (a
+    /// resource owned by someone else, a replacement not allowed), 4 not converged
+    /// within --wait.
+    Reconcile(ReconcileArgs),
+    /// Print the JSON Schema of the desired-state file, for editors.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The desired-state file.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// Send every AWS call to this endpoint instead of AWS's own, such as the
+    /// local emulator at http://127.0.0.1:5000. Credentials still come from the
+    /// standard chain (environment, profile, instance role).
+    #[arg(long, env = "STACKD_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Maximum number of components observing or applying at the same time.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Format of the plan on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Run until converged (or --wait runs out) and exit, instead of running as a daemon.
+    #[arg(long)]
+    pub once: bool,
+    /// Maximum time to wait for AWS to converge, such as 90s, 10m or 1h.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub wait: Duration,
+    /// Pause between two passes while a resource is still being created, such as 5s.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub requeue_after: Duration,
+    /// Format of the report on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+/// Parses a duration written as a number and a unit: ms, s, m or h.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|character: char| !character.is_ascii_digit())
+        .ok_or_else(|| format!("invalid duration {text:?}: add a unit, such as {text}s"))?;
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected a whole number followed by ms, s, m or h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        _ => Err(format!("invalid duration unit {unit:?} in {text:?}: use ms, s, m or h")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn duration_without_unit_is_rejected() {
+        let error = parse_duration("90").unwrap_err();
+        assert!(error.contains("add a unit"), "{error}");
+    }
+
+    #[test]
+    fn duration_with_unknown_unit_is_rejected() {
+        let error = parse_duration("5d").unwrap_err();
+        assert!(error.contains("use ms, s, m or h"), "{error}");
+    }
+}

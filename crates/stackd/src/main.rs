@@ -1,0 +1,51 @@
+//! The `stackd` command: validate, plan and reconcile a stack's desired-state file.
+//!
+//! This binary alone owns the command line, logging, `anyhow` and exit codes; the
+//! work is done by `stackd-spec` (the file), `stackd-engine` (the passes) and
+//! `stackd-aws` (the components).
+
+mod cli;
+mod commands;
+mod render;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(commands::EXIT_ERROR);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            // `{:#}` prints the whole chain of causes on one line.
+            eprintln!("error: {error:#}");
+            ExitCode::from(commands::EXIT_ERROR)
+        }
+    }
+}
+
+/// Sends logs to stderr, so that stdout carries only the plan or report.
+fn init_logging(global: &cli::GlobalOptions) {
+    use tracing_subscriber::EnvFilter;
+    let default = match global.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug,aws_smithy_runtime=info,aws_config=info,hyper=info",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("STACKD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match global.log_format {
+        cli::LogFormat::Human => builder.init(),
+        cli::LogFormat::Json => builder.json().init(),
+    }
+}
