@@ -10,8 +10,8 @@ use aws_sdk_s3::operation::head_bucket::HeadBucketError;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag,
-    Tagging, VersioningConfiguration,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
 };
 use serde_json::{Value, json};
 use stackd_engine::{
@@ -107,7 +107,13 @@ impl Component for BucketComponent {
     }
 
     async fn observe(&self) -> Result<Option<LiveBucket>, ComponentError> {
-        observe(&self.clients.s3, &self.desired.name, self.tagger.stack(), &self.logical_id()).await
+        observe(
+            &self.clients.s3,
+            &self.desired.name,
+            self.tagger.stack(),
+            &self.logical_id(),
+        )
+        .await
     }
 
     fn diff(&self, live: &Option<LiveBucket>, _inputs: &Inputs) -> Vec<Planned<Action>> {
@@ -130,7 +136,10 @@ impl Component for BucketComponent {
         let mut outputs = Outputs::new();
         if live.is_some() {
             outputs.insert("name".to_owned(), self.desired.name.clone());
-            outputs.insert("arn".to_owned(), format!("arn:aws:s3:::{}", self.desired.name));
+            outputs.insert(
+                "arn".to_owned(),
+                format!("arn:aws:s3:::{}", self.desired.name),
+            );
             outputs.insert(
                 "regionalDomainName".to_owned(),
                 format!("{}.s3.{}.amazonaws.com", self.desired.name, self.region),
@@ -177,7 +186,11 @@ fn diff(component: &BucketComponent, live: Option<&LiveBucket>) -> Vec<Planned<A
     }
 
     let mut change = Change::new(ChangeKind::Update, &logical);
-    if change.push_if_differs("objectOwnership", json!(found.object_ownership), "BucketOwnerEnforced") {
+    if change.push_if_differs(
+        "objectOwnership",
+        json!(found.object_ownership),
+        "BucketOwnerEnforced",
+    ) {
         plan.push(Planned {
             change,
             action: Action::EnforceBucketOwner,
@@ -185,8 +198,15 @@ fn diff(component: &BucketComponent, live: Option<&LiveBucket>) -> Vec<Planned<A
     }
 
     let mut change = Change::new(ChangeKind::Update, &logical);
-    let live_algorithm = found.encryption.as_ref().map(|(algorithm, _)| algorithm.clone());
-    change.push_if_differs("encryption.algorithm", json!(live_algorithm), algorithm.as_str());
+    let live_algorithm = found
+        .encryption
+        .as_ref()
+        .map(|(algorithm, _)| algorithm.clone());
+    change.push_if_differs(
+        "encryption.algorithm",
+        json!(live_algorithm),
+        algorithm.as_str(),
+    );
     if key.is_some() {
         let live_key = found.encryption.as_ref().and_then(|(_, key)| key.clone());
         change.push_if_differs("encryption.kmsKeyId", json!(live_key), json!(key));
@@ -201,9 +221,17 @@ fn diff(component: &BucketComponent, live: Option<&LiveBucket>) -> Vec<Planned<A
     // A versioned bucket can be suspended but never unversioned again.
     let live_versioning = found.versioning.as_deref() == Some("Enabled");
     if live_versioning != desired.versioning {
-        let wanted = if desired.versioning { "Enabled" } else { "Suspended" };
+        let wanted = if desired.versioning {
+            "Enabled"
+        } else {
+            "Suspended"
+        };
         plan.push(Planned {
-            change: Change::new(ChangeKind::Update, &logical).field("versioning", json!(found.versioning), wanted),
+            change: Change::new(ChangeKind::Update, &logical).field(
+                "versioning",
+                json!(found.versioning),
+                wanted,
+            ),
             action: Action::SetVersioning,
         });
     }
@@ -211,7 +239,11 @@ fn diff(component: &BucketComponent, live: Option<&LiveBucket>) -> Vec<Planned<A
     if found.tags != tags {
         let mut change = Change::new(ChangeKind::Update, &logical);
         for (key, value) in &tags {
-            change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), value.as_str());
+            change.push_if_differs(
+                format!("tags.{key}"),
+                json!(found.tags.get(key)),
+                value.as_str(),
+            );
         }
         for (key, value) in &found.tags {
             if !tags.contains_key(key) {
@@ -232,10 +264,12 @@ impl BucketComponent {
         let bucket = self.desired.name.as_str();
         match action {
             Action::Create => {
-                let mut configuration = CreateBucketConfiguration::builder().set_tags(Some(s3_tags(&self.desired_tags())));
+                let mut configuration = CreateBucketConfiguration::builder()
+                    .set_tags(Some(s3_tags(&self.desired_tags())));
                 // us-east-1 is the default location and must not be named.
                 if self.region != "us-east-1" {
-                    configuration = configuration.location_constraint(BucketLocationConstraint::from(self.region.as_str()));
+                    configuration = configuration
+                        .location_constraint(BucketLocationConstraint::from(self.region.as_str()));
                 }
                 client
                     .create_bucket()
@@ -244,11 +278,17 @@ impl BucketComponent {
                     .object_ownership(ObjectOwnership::BucketOwnerEnforced)
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("CreateBucket {bucket}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(format!("CreateBucket {bucket}"), error)
+                    })?;
                 tracing::info!(bucket, region = %self.region, "created bucket");
                 // Tags again in case the service ignored those of the create call,
                 // then the settings that CreateBucket does not take.
-                let mut rest = vec![Action::SetTags, Action::BlockPublicAccess, Action::SetEncryption];
+                let mut rest = vec![
+                    Action::SetTags,
+                    Action::BlockPublicAccess,
+                    Action::SetEncryption,
+                ];
                 if self.desired.versioning {
                     rest.push(Action::SetVersioning);
                 }
@@ -267,7 +307,9 @@ impl BucketComponent {
                     .tagging(tagging)
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("PutBucketTagging {bucket}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(format!("PutBucketTagging {bucket}"), error)
+                    })?;
                 tracing::info!(bucket, "set bucket tags");
             }
             Action::BlockPublicAccess => {
@@ -283,7 +325,9 @@ impl BucketComponent {
                     .public_access_block_configuration(configuration)
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("PutPublicAccessBlock {bucket}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(format!("PutPublicAccessBlock {bucket}"), error)
+                    })?;
                 tracing::info!(bucket, "blocked public access");
             }
             Action::EnforceBucketOwner => {
@@ -301,7 +345,9 @@ impl BucketComponent {
                     .ownership_controls(controls)
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("PutBucketOwnershipControls {bucket}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(format!("PutBucketOwnershipControls {bucket}"), error)
+                    })?;
                 tracing::info!(bucket, "enforced bucket owner");
             }
             Action::SetEncryption => {
@@ -325,7 +371,9 @@ impl BucketComponent {
                     .server_side_encryption_configuration(configuration)
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("PutBucketEncryption {bucket}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(format!("PutBucketEncryption {bucket}"), error)
+                    })?;
                 tracing::info!(bucket, algorithm, "set default encryption");
             }
             Action::SetVersioning => {
@@ -337,10 +385,16 @@ impl BucketComponent {
                 client
                     .put_bucket_versioning()
                     .bucket(bucket)
-                    .versioning_configuration(VersioningConfiguration::builder().status(status.clone()).build())
+                    .versioning_configuration(
+                        VersioningConfiguration::builder()
+                            .status(status.clone())
+                            .build(),
+                    )
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("PutBucketVersioning {bucket}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(format!("PutBucketVersioning {bucket}"), error)
+                    })?;
                 tracing::info!(bucket, status = status.as_str(), "set versioning");
             }
         }
@@ -365,7 +419,9 @@ async fn observe(
 ) -> Result<Option<LiveBucket>, ComponentError> {
     match client.head_bucket().bucket(bucket).send().await {
         Ok(_) => {}
-        Err(SdkError::ServiceError(error)) if matches!(error.err(), HeadBucketError::NotFound(_)) => {
+        Err(SdkError::ServiceError(error))
+            if matches!(error.err(), HeadBucketError::NotFound(_)) =>
+        {
             return Ok(None);
         }
         Err(SdkError::ServiceError(error)) if error.raw().status().as_u16() == 403 => {
@@ -403,14 +459,19 @@ async fn observe(
 
 /// Returns the error code of a failed S3 call, for the "not configured" answers
 /// that S3 reports as errors without a modeled type.
-fn code<E: ProvideErrorMetadata>(error: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<&str> {
+fn code<E: ProvideErrorMetadata>(
+    error: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Option<&str> {
     match error {
         SdkError::ServiceError(service) => service.err().code(),
         _ => None,
     }
 }
 
-async fn bucket_tags(client: &Client, bucket: &str) -> Result<BTreeMap<String, String>, ComponentError> {
+async fn bucket_tags(
+    client: &Client,
+    bucket: &str,
+) -> Result<BTreeMap<String, String>, ComponentError> {
     match client.get_bucket_tagging().bucket(bucket).send().await {
         Ok(response) => Ok(comparable(
             response
@@ -419,7 +480,10 @@ async fn bucket_tags(client: &Client, bucket: &str) -> Result<BTreeMap<String, S
                 .map(|tag| (tag.key().to_owned(), tag.value().to_owned())),
         )),
         Err(error) if code(&error) == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
-        Err(error) => Err(ComponentError::call(format!("GetBucketTagging {bucket}"), error)),
+        Err(error) => Err(ComponentError::call(
+            format!("GetBucketTagging {bucket}"),
+            error,
+        )),
     }
 }
 
@@ -428,29 +492,53 @@ async fn public_access_block(client: &Client, bucket: &str) -> Result<[bool; 4],
         Ok(response) => {
             let configuration = response.public_access_block_configuration();
             Ok([
-                configuration.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                configuration.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                configuration.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                configuration.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
+                configuration
+                    .and_then(|c| c.block_public_acls())
+                    .unwrap_or(false),
+                configuration
+                    .and_then(|c| c.ignore_public_acls())
+                    .unwrap_or(false),
+                configuration
+                    .and_then(|c| c.block_public_policy())
+                    .unwrap_or(false),
+                configuration
+                    .and_then(|c| c.restrict_public_buckets())
+                    .unwrap_or(false),
             ])
         }
-        Err(error) if code(&error) == Some("NoSuchPublicAccessBlockConfiguration") => Ok([false; 4]),
-        Err(error) => Err(ComponentError::call(format!("GetPublicAccessBlock {bucket}"), error)),
+        Err(error) if code(&error) == Some("NoSuchPublicAccessBlockConfiguration") => {
+            Ok([false; 4])
+        }
+        Err(error) => Err(ComponentError::call(
+            format!("GetPublicAccessBlock {bucket}"),
+            error,
+        )),
     }
 }
 
 async fn object_ownership(client: &Client, bucket: &str) -> Result<Option<String>, ComponentError> {
-    match client.get_bucket_ownership_controls().bucket(bucket).send().await {
+    match client
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+    {
         Ok(response) => Ok(response
             .ownership_controls()
             .and_then(|controls| controls.rules().first())
             .map(|rule| rule.object_ownership().as_str().to_owned())),
         Err(error) if code(&error) == Some("OwnershipControlsNotFoundError") => Ok(None),
-        Err(error) => Err(ComponentError::call(format!("GetBucketOwnershipControls {bucket}"), error)),
+        Err(error) => Err(ComponentError::call(
+            format!("GetBucketOwnershipControls {bucket}"),
+            error,
+        )),
     }
 }
 
-async fn encryption(client: &Client, bucket: &str) -> Result<Option<(String, Option<String>)>, ComponentError> {
+async fn encryption(
+    client: &Client,
+    bucket: &str,
+) -> Result<Option<(String, Option<String>)>, ComponentError> {
     match client.get_bucket_encryption().bucket(bucket).send().await {
         Ok(response) => Ok(response
             .server_side_encryption_configuration()
@@ -462,8 +550,13 @@ async fn encryption(client: &Client, bucket: &str) -> Result<Option<(String, Opt
                     default.kms_master_key_id().map(str::to_owned),
                 )
             })),
-        Err(error) if code(&error) == Some("ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
-        Err(error) => Err(ComponentError::call(format!("GetBucketEncryption {bucket}"), error)),
+        Err(error) if code(&error) == Some("ServerSideEncryptionConfigurationNotFoundError") => {
+            Ok(None)
+        }
+        Err(error) => Err(ComponentError::call(
+            format!("GetBucketEncryption {bucket}"),
+            error,
+        )),
     }
 }
 
@@ -494,7 +587,12 @@ mod tests {
             retain: true,
             tags: BTreeMap::new(),
         };
-        BucketComponent::new(clients, Tagger::new("s", &BTreeMap::new()), "eu-west-3", bucket)
+        BucketComponent::new(
+            clients,
+            Tagger::new("s", &BTreeMap::new()),
+            "eu-west-3",
+            bucket,
+        )
     }
 
     fn converged(component: &BucketComponent) -> LiveBucket {
@@ -532,7 +630,10 @@ mod tests {
         live.public_access_block[2] = false;
         let plan = diff(&component, Some(&live));
         assert_eq!(actions(&plan), [Action::BlockPublicAccess]);
-        assert_eq!(plan[0].change.fields[0].path, "publicAccessBlock.blockPublicPolicy");
+        assert_eq!(
+            plan[0].change.fields[0].path,
+            "publicAccessBlock.blockPublicPolicy"
+        );
     }
 
     #[test]
@@ -551,7 +652,12 @@ mod tests {
         live.tags.insert("owner".to_owned(), "someone".to_owned());
         let plan = diff(&component, Some(&live));
         assert_eq!(actions(&plan), [Action::SetTags]);
-        let paths: Vec<&str> = plan[0].change.fields.iter().map(|field| field.path.as_str()).collect();
+        let paths: Vec<&str> = plan[0]
+            .change
+            .fields
+            .iter()
+            .map(|field| field.path.as_str())
+            .collect();
         assert_eq!(paths, ["tags.Name", "tags.owner"]);
     }
 }

@@ -41,7 +41,10 @@ pub fn to_sdk(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 /// Reads SDK tags into a comparable map, without AWS's reserved tags.
 pub fn from_sdk(tags: &[Tag]) -> BTreeMap<String, String> {
     comparable(tags.iter().filter_map(|tag| {
-        Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))
+        Some((
+            tag.key()?.to_owned(),
+            tag.value().unwrap_or_default().to_owned(),
+        ))
     }))
 }
 

@@ -19,7 +19,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
     let bucket_id = |bucket: &str| ComponentId::named(buckets::KIND, bucket);
 
     let mut nodes = vec![
-        Node::component(NetworkComponent::new(clients.clone(), tagger.clone(), stack.network.clone())),
+        Node::component(NetworkComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            stack.network.clone(),
+        )),
         Node::component(SecurityGroupsComponent::new(
             clients.clone(),
             tagger.clone(),
@@ -53,30 +57,58 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             .map(|role| format!("role/{}", role.id))
             .chain(iam.users.iter().map(|user| format!("user/{}", user.id)))
             .collect();
-        nodes.push(Node::unsupported(ComponentId::single("iam"), Vec::new(), resources));
+        nodes.push(Node::unsupported(
+            ComponentId::single("iam"),
+            Vec::new(),
+            resources,
+        ));
     }
     let compute = &stack.compute;
     let compute_resources: Vec<String> = compute
         .launch_templates
         .iter()
         .map(|template| format!("launch-template/{}", template.id))
-        .chain(compute.auto_scaling_groups.iter().map(|group| format!("auto-scaling-group/{}", group.id)))
-        .chain(compute.capacity_providers.iter().map(|provider| format!("capacity-provider/{}", provider.id)))
-        .chain(compute.clusters.iter().map(|cluster| format!("cluster/{}", cluster.id)))
+        .chain(
+            compute
+                .auto_scaling_groups
+                .iter()
+                .map(|group| format!("auto-scaling-group/{}", group.id)),
+        )
+        .chain(
+            compute
+                .capacity_providers
+                .iter()
+                .map(|provider| format!("capacity-provider/{}", provider.id)),
+        )
+        .chain(
+            compute
+                .clusters
+                .iter()
+                .map(|cluster| format!("cluster/{}", cluster.id)),
+        )
         .collect();
     if !compute_resources.is_empty() {
         let mut needs = vec![network_id.clone(), groups_id.clone()];
         if !iam.roles.is_empty() {
             needs.push(ComponentId::single("iam"));
         }
-        nodes.push(Node::unsupported(ComponentId::single("compute"), needs, compute_resources));
+        nodes.push(Node::unsupported(
+            ComponentId::single("compute"),
+            needs,
+            compute_resources,
+        ));
     }
     for balancer in &stack.load_balancers {
         let resources = balancer
             .target_groups
             .iter()
             .map(|group| format!("target-group/{}", group.id))
-            .chain(balancer.listeners.iter().map(|listener| format!("listener/{}", listener.id)))
+            .chain(
+                balancer
+                    .listeners
+                    .iter()
+                    .map(|listener| format!("listener/{}", listener.id)),
+            )
             .collect();
         nodes.push(Node::unsupported(
             ComponentId::named("load-balancer", &balancer.id),
@@ -92,15 +124,30 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         ));
     }
     for service in &stack.services {
-        let mut needs = vec![network_id.clone(), groups_id.clone(), ComponentId::single("compute")];
+        let mut needs = vec![
+            network_id.clone(),
+            groups_id.clone(),
+            ComponentId::single("compute"),
+        ];
         if let Some(balancer) = &service.load_balancer {
-            needs.push(ComponentId::named("load-balancer", &balancer.target_group.load_balancer));
+            needs.push(ComponentId::named(
+                "load-balancer",
+                &balancer.target_group.load_balancer,
+            ));
         }
-        needs.extend(stack.caches.iter().map(|cache| ComponentId::named("cache", &cache.id)));
+        needs.extend(
+            stack
+                .caches
+                .iter()
+                .map(|cache| ComponentId::named("cache", &cache.id)),
+        );
         nodes.push(Node::unsupported(
             ComponentId::named("service", &service.id),
             needs,
-            vec![format!("task-definition/{}", service.task_definition.family)],
+            vec![format!(
+                "task-definition/{}",
+                service.task_definition.family
+            )],
         ));
     }
     for api in &stack.apis {
@@ -109,7 +156,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             groups_id.clone(),
             ComponentId::named("load-balancer", &api.integration.listener.load_balancer),
         ];
-        nodes.push(Node::unsupported(ComponentId::named("api", &api.id), needs, Vec::new()));
+        nodes.push(Node::unsupported(
+            ComponentId::named("api", &api.id),
+            needs,
+            Vec::new(),
+        ));
     }
     for distribution in &stack.distributions {
         let needs = match &distribution.origin {
@@ -127,7 +178,10 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         if let Origin::Bucket(bucket) = &distribution.origin {
             nodes.push(Node::unsupported(
                 ComponentId::named("bucket-policy", bucket),
-                vec![bucket_id(bucket), ComponentId::named("distribution", &distribution.id)],
+                vec![
+                    bucket_id(bucket),
+                    ComponentId::named("distribution", &distribution.id),
+                ],
                 Vec::new(),
             ));
         }

@@ -168,7 +168,14 @@ impl Component for NetworkComponent {
         actions: Vec<Action>,
         _inputs: &Inputs,
     ) -> Result<(), ComponentError> {
-        apply::apply(&self.clients.ec2, &self.desired, &self.tagger, live, actions).await
+        apply::apply(
+            &self.clients.ec2,
+            &self.desired,
+            &self.tagger,
+            live,
+            actions,
+        )
+        .await
     }
 
     fn outputs(&self, live: &NetworkLive) -> Outputs {
@@ -199,7 +206,10 @@ impl Component for NetworkComponent {
         if pending.is_empty() {
             Readiness::Ready
         } else {
-            Readiness::Progressing(format!("waiting for {} to become available", pending.join(", ")))
+            Readiness::Progressing(format!(
+                "waiting for {} to become available",
+                pending.join(", ")
+            ))
         }
     }
 }

@@ -2,7 +2,9 @@
 //! as sets of canonical rules.
 
 use crate::clients::AwsClients;
-use crate::ec2::{by_logical_id, from_sdk, stack_filter, tag_specification, tag_value, update_tags};
+use crate::ec2::{
+    by_logical_id, from_sdk, stack_filter, tag_specification, tag_value, update_tags,
+};
 use crate::network;
 use crate::tags::{ID_TAG, TagDelta, Tagger};
 use async_trait::async_trait;
@@ -68,7 +70,11 @@ pub struct RuleKey {
 
 impl fmt::Display for RuleKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let protocol = if self.protocol == "-1" { "all" } else { &self.protocol };
+        let protocol = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
         write!(f, "{protocol}")?;
         match self.ports {
             Some((from, to)) if from == to => write!(f, " {from}")?,
@@ -167,7 +173,10 @@ impl Component for SecurityGroupsComponent {
         inputs: &Inputs,
     ) -> Result<(), ComponentError> {
         let vpc_id = inputs
-            .get(&ComponentId::single(network::KIND), network::outputs::VPC_ID)
+            .get(
+                &ComponentId::single(network::KIND),
+                network::outputs::VPC_ID,
+            )
             .ok_or_else(|| ComponentError::Blocked("the VPC does not exist yet".to_owned()))?;
         let mut ids: BTreeMap<String, String> = live
             .groups
@@ -182,7 +191,9 @@ impl Component for SecurityGroupsComponent {
                         .desired
                         .iter()
                         .find(|candidate| candidate.id == group)
-                        .ok_or_else(|| ComponentError::Unexpected(format!("group {group} is not in the file")))?;
+                        .ok_or_else(|| {
+                            ComponentError::Unexpected(format!("group {group} is not in the file"))
+                        })?;
                     let id = create_group(&self.clients.ec2, &self.tagger, vpc_id, desired).await?;
                     ids.insert(group, id);
                 }
@@ -262,11 +273,18 @@ async fn observe(client: &Client, stack: &str) -> Result<GroupsLive, ComponentEr
 
 /// Flattens AWS's permissions, which bundle several peers under one port range,
 /// into one canonical rule per peer.
-fn rule_keys(permissions: &[IpPermission], logical_by_aws_id: &BTreeMap<String, String>) -> BTreeSet<RuleKey> {
+fn rule_keys(
+    permissions: &[IpPermission],
+    logical_by_aws_id: &BTreeMap<String, String>,
+) -> BTreeSet<RuleKey> {
     let mut keys = BTreeSet::new();
     for permission in permissions {
         let protocol = canonical_protocol(permission.ip_protocol().unwrap_or("-1"));
-        let ports = match (protocol.as_str(), permission.from_port(), permission.to_port()) {
+        let ports = match (
+            protocol.as_str(),
+            permission.from_port(),
+            permission.to_port(),
+        ) {
             ("-1", _, _) => None,
             (_, Some(from), Some(to)) => Some((from, to)),
             _ => None,
@@ -325,7 +343,10 @@ fn desired_key(rule: &Rule) -> RuleKey {
     };
     let ports = match rule.protocol {
         Protocol::All => None,
-        _ => rule.ports.as_ref().map(|range| (i32::from(range.from), i32::from(range.to))),
+        _ => rule
+            .ports
+            .as_ref()
+            .map(|range| (i32::from(range.from), i32::from(range.to))),
     };
     let peer = match &rule.peer {
         Peer::Cidr(cidr) => PeerKey::Cidr(cidr.to_string()),
@@ -362,14 +383,21 @@ pub fn diff(desired: &[SecurityGroup], tagger: &Tagger, live: &GroupsLive) -> Ve
             };
             let mut keyed: BTreeMap<RuleKey, Option<String>> = BTreeMap::new();
             for rule in rules {
-                keyed.entry(desired_key(rule)).or_insert_with(|| rule.description.clone());
+                keyed
+                    .entry(desired_key(rule))
+                    .or_insert_with(|| rule.description.clone());
             }
             keyed.into_iter().collect()
         };
 
         let Some(found) = live.groups.get(&group.id) else {
             let shown = |direction| -> Value {
-                json!(wanted(direction).iter().map(|(key, _)| key.to_string()).collect::<Vec<_>>())
+                json!(
+                    wanted(direction)
+                        .iter()
+                        .map(|(key, _)| key.to_string())
+                        .collect::<Vec<_>>()
+                )
             };
             let change = Change::new(ChangeKind::Create, &logical)
                 .field("name", Value::Null, group.name.as_str())
@@ -390,7 +418,11 @@ pub fn diff(desired: &[SecurityGroup], tagger: &Tagger, live: &GroupsLive) -> Ve
 
         let mut replace = Change::new(ChangeKind::Replace, &logical);
         replace.push_if_differs("name", found.name.as_str(), group.name.as_str());
-        replace.push_if_differs("description", found.description.as_str(), group.description.as_str());
+        replace.push_if_differs(
+            "description",
+            found.description.as_str(),
+            group.description.as_str(),
+        );
         if !replace.fields.is_empty() {
             let reason = format!(
                 "security group {}: AWS cannot change a group's name or description in place",
@@ -411,10 +443,18 @@ pub fn diff(desired: &[SecurityGroup], tagger: &Tagger, live: &GroupsLive) -> Ve
         if !delta.is_empty() {
             let mut change = Change::new(ChangeKind::Update, &logical);
             for (key, value) in &delta.set {
-                change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), value.as_str());
+                change.push_if_differs(
+                    format!("tags.{key}"),
+                    json!(found.tags.get(key)),
+                    value.as_str(),
+                );
             }
             for key in &delta.remove {
-                change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), Value::Null);
+                change.push_if_differs(
+                    format!("tags.{key}"),
+                    json!(found.tags.get(key)),
+                    Value::Null,
+                );
             }
             updates.push(Planned {
                 change,
@@ -453,12 +493,23 @@ fn plan_rules(
         };
         let wanted = wanted(direction);
         let wanted_keys: BTreeSet<&RuleKey> = wanted.iter().map(|(key, _)| key).collect();
-        let added: Vec<(RuleKey, Option<String>)> =
-            wanted.iter().filter(|(key, _)| !live.contains(key)).cloned().collect();
-        let removed: Vec<RuleKey> = live.iter().filter(|key| !wanted_keys.contains(key)).cloned().collect();
+        let added: Vec<(RuleKey, Option<String>)> = wanted
+            .iter()
+            .filter(|(key, _)| !live.contains(key))
+            .cloned()
+            .collect();
+        let removed: Vec<RuleKey> = live
+            .iter()
+            .filter(|key| !wanted_keys.contains(key))
+            .cloned()
+            .collect();
 
         // Steps of a group being created show as part of its creation.
-        let kind = if shown { ChangeKind::Update } else { ChangeKind::Create };
+        let kind = if shown {
+            ChangeKind::Update
+        } else {
+            ChangeKind::Create
+        };
         if !removed.is_empty() {
             let mut change = Change::new(kind, logical);
             if shown {
@@ -503,9 +554,9 @@ fn plan_rules(
 }
 
 fn lookup<'a>(ids: &'a BTreeMap<String, String>, group: &str) -> Result<&'a str, ComponentError> {
-    ids.get(group)
-        .map(String::as_str)
-        .ok_or_else(|| ComponentError::Unexpected(format!("security group {group} has no AWS id yet")))
+    ids.get(group).map(String::as_str).ok_or_else(|| {
+        ComponentError::Unexpected(format!("security group {group} has no AWS id yet"))
+    })
 }
 
 async fn create_group(
@@ -533,7 +584,12 @@ async fn create_group(
                 group.name
             )));
         }
-        Err(error) => return Err(ComponentError::call(format!("CreateSecurityGroup {logical}"), error)),
+        Err(error) => {
+            return Err(ComponentError::call(
+                format!("CreateSecurityGroup {logical}"),
+                error,
+            ));
+        }
     };
     let id = response
         .group_id()
@@ -554,20 +610,31 @@ fn permission(
         builder = builder.from_port(from).to_port(to);
     }
     builder = match &key.peer {
-        PeerKey::Cidr(cidr) => builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description.map(str::to_owned)).build()),
+        PeerKey::Cidr(cidr) => builder.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(description.map(str::to_owned))
+                .build(),
+        ),
         PeerKey::Group(group) => builder.user_id_group_pairs(
             UserIdGroupPair::builder()
                 .group_id(lookup(ids, group)?)
                 .set_description(description.map(str::to_owned))
                 .build(),
         ),
-        PeerKey::ForeignGroup(id) => builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build()),
-        PeerKey::Other(id) if id.starts_with("pl-") => builder.prefix_list_ids(
-            aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(id).build(),
-        ),
-        PeerKey::Other(cidr) => {
-            builder.ipv6_ranges(aws_sdk_ec2::types::Ipv6Range::builder().cidr_ipv6(cidr).build())
+        PeerKey::ForeignGroup(id) => {
+            builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
         }
+        PeerKey::Other(id) if id.starts_with("pl-") => builder.prefix_list_ids(
+            aws_sdk_ec2::types::PrefixListId::builder()
+                .prefix_list_id(id)
+                .build(),
+        ),
+        PeerKey::Other(cidr) => builder.ipv6_ranges(
+            aws_sdk_ec2::types::Ipv6Range::builder()
+                .cidr_ipv6(cidr)
+                .build(),
+        ),
     };
     Ok(builder.build())
 }

@@ -2,7 +2,9 @@
 //! endpoints in subnets, observed with one DescribeVpcEndpoints call.
 
 use crate::clients::AwsClients;
-use crate::ec2::{by_logical_id, from_sdk, stack_filter, tag_specification, tag_value, update_tags};
+use crate::ec2::{
+    by_logical_id, from_sdk, stack_filter, tag_specification, tag_value, update_tags,
+};
 use crate::tags::{ID_TAG, TagDelta, Tagger};
 use crate::{network, security_groups};
 use async_trait::async_trait;
@@ -78,7 +80,12 @@ pub struct VpcEndpointsComponent {
 }
 
 impl VpcEndpointsComponent {
-    pub fn new(clients: AwsClients, tagger: Tagger, region: &str, desired: Vec<VpcEndpoint>) -> Self {
+    pub fn new(
+        clients: AwsClients,
+        tagger: Tagger,
+        region: &str,
+        desired: Vec<VpcEndpoint>,
+    ) -> Self {
         VpcEndpointsComponent {
             clients,
             tagger,
@@ -136,7 +143,13 @@ impl Resolver<'_> {
                 .map(|subnet| self.network(&network::outputs::subnet_id(subnet)))
                 .collect(),
         );
-        let security_groups = collect(endpoint.security_groups.iter().map(|group| self.group(group)).collect());
+        let security_groups = collect(
+            endpoint
+                .security_groups
+                .iter()
+                .map(|group| self.group(group))
+                .collect(),
+        );
         (
             Attachments {
                 route_tables,
@@ -178,8 +191,13 @@ impl Component for VpcEndpointsComponent {
             .vpc_endpoints()
             .iter()
             .filter(|endpoint| {
-                let state = endpoint.state().map(|state| state.as_str().to_ascii_lowercase());
-                !matches!(state.as_deref(), Some("deleted" | "deleting" | "failed" | "rejected" | "expired"))
+                let state = endpoint
+                    .state()
+                    .map(|state| state.as_str().to_ascii_lowercase());
+                !matches!(
+                    state.as_deref(),
+                    Some("deleted" | "deleting" | "failed" | "rejected" | "expired")
+                )
             })
             .cloned()
             .collect();
@@ -227,7 +245,9 @@ impl Component for VpcEndpointsComponent {
         let mut plan = Vec::new();
         for endpoint in &self.desired {
             let logical = logical_id(&endpoint.id);
-            let tags = self.tagger.desired(&logical, &self.tagger.name(&endpoint.id));
+            let tags = self
+                .tagger
+                .desired(&logical, &self.tagger.name(&endpoint.id));
             let (wanted, complete) = resolver.desired(endpoint);
             let Some(found) = live.endpoints.get(&endpoint.id) else {
                 plan.push(Planned {
@@ -238,8 +258,16 @@ impl Component for VpcEndpointsComponent {
             };
 
             let mut replace = Change::new(ChangeKind::Replace, &logical);
-            replace.push_if_differs("service", found.service_name.as_str(), self.service_name(endpoint));
-            replace.push_if_differs("type", found.endpoint_type.as_str(), type_name(endpoint.endpoint_type));
+            replace.push_if_differs(
+                "service",
+                found.service_name.as_str(),
+                self.service_name(endpoint),
+            );
+            replace.push_if_differs(
+                "type",
+                found.endpoint_type.as_str(),
+                type_name(endpoint.endpoint_type),
+            );
             if let Some(vpc_id) = &vpc_id {
                 replace.push_if_differs("vpc", found.vpc_id.as_str(), vpc_id.as_str());
             }
@@ -271,8 +299,20 @@ impl Component for VpcEndpointsComponent {
             let mut add = Attachments::default();
             let mut remove = Attachments::default();
             for (path, live_ids, wanted_ids, add_to, remove_from) in [
-                ("routeTables", &current.route_tables, &wanted.route_tables, &mut add.route_tables, &mut remove.route_tables),
-                ("subnets", &current.subnets, &wanted.subnets, &mut add.subnets, &mut remove.subnets),
+                (
+                    "routeTables",
+                    &current.route_tables,
+                    &wanted.route_tables,
+                    &mut add.route_tables,
+                    &mut remove.route_tables,
+                ),
+                (
+                    "subnets",
+                    &current.subnets,
+                    &wanted.subnets,
+                    &mut add.subnets,
+                    &mut remove.subnets,
+                ),
                 (
                     "securityGroups",
                     &current.security_groups,
@@ -287,7 +327,11 @@ impl Component for VpcEndpointsComponent {
                 add_to.extend(wanted_ids.difference(live_ids).cloned());
                 remove_from.extend(live_ids.difference(wanted_ids).cloned());
                 if !add_to.is_empty() || !remove_from.is_empty() || !complete {
-                    change.push_if_differs(path, shown(live_ids, true), shown(wanted_ids, complete));
+                    change.push_if_differs(
+                        path,
+                        shown(live_ids, true),
+                        shown(wanted_ids, complete),
+                    );
                 }
             }
             let private_dns = (endpoint.endpoint_type == EndpointType::Interface
@@ -312,10 +356,18 @@ impl Component for VpcEndpointsComponent {
             if !delta.is_empty() {
                 let mut change = Change::new(ChangeKind::Update, &logical);
                 for (key, value) in &delta.set {
-                    change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), value.as_str());
+                    change.push_if_differs(
+                        format!("tags.{key}"),
+                        json!(found.tags.get(key)),
+                        value.as_str(),
+                    );
                 }
                 for key in &delta.remove {
-                    change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), Value::Null);
+                    change.push_if_differs(
+                        format!("tags.{key}"),
+                        json!(found.tags.get(key)),
+                        Value::Null,
+                    );
                 }
                 plan.push(Planned {
                     change,
@@ -345,17 +397,27 @@ impl Component for VpcEndpointsComponent {
                         .desired
                         .iter()
                         .find(|endpoint| endpoint.id == id)
-                        .ok_or_else(|| ComponentError::Unexpected(format!("endpoint {id} is not in the file")))?;
-                    let vpc_id = resolver
-                        .network(network::outputs::VPC_ID)
-                        .ok_or_else(|| ComponentError::Blocked("the VPC does not exist yet".to_owned()))?;
+                        .ok_or_else(|| {
+                            ComponentError::Unexpected(format!("endpoint {id} is not in the file"))
+                        })?;
+                    let vpc_id = resolver.network(network::outputs::VPC_ID).ok_or_else(|| {
+                        ComponentError::Blocked("the VPC does not exist yet".to_owned())
+                    })?;
                     let (attachments, complete) = resolver.desired(endpoint);
                     if !complete {
                         return Err(ComponentError::Blocked(format!(
                             "endpoint {id} waits for its route tables, subnets or security groups"
                         )));
                     }
-                    create(client, &self.tagger, &vpc_id, &self.service_name(endpoint), endpoint, &attachments).await?;
+                    create(
+                        client,
+                        &self.tagger,
+                        &vpc_id,
+                        &self.service_name(endpoint),
+                        endpoint,
+                        &attachments,
+                    )
+                    .await?;
                 }
                 Action::Modify {
                     endpoint,
@@ -376,7 +438,9 @@ impl Component for VpcEndpointsComponent {
                         .set_private_dns_enabled(private_dns)
                         .send()
                         .await
-                        .map_err(|error| ComponentError::call(format!("ModifyVpcEndpoint {endpoint_id}"), error))?;
+                        .map_err(|error| {
+                            ComponentError::call(format!("ModifyVpcEndpoint {endpoint_id}"), error)
+                        })?;
                     tracing::info!(endpoint_id, endpoint, "modified VPC endpoint");
                 }
                 Action::Retag { endpoint, delta } => {
@@ -424,15 +488,26 @@ fn type_name(kind: EndpointType) -> &'static str {
     }
 }
 
-fn created_change(logical: &str, service: &str, endpoint: &VpcEndpoint, tags: &BTreeMap<String, String>) -> Change {
+fn created_change(
+    logical: &str,
+    service: &str,
+    endpoint: &VpcEndpoint,
+    tags: &BTreeMap<String, String>,
+) -> Change {
     let change = Change::new(ChangeKind::Create, logical)
         .field("service", Value::Null, service)
         .field("type", Value::Null, type_name(endpoint.endpoint_type));
     let change = match endpoint.endpoint_type {
-        EndpointType::Gateway => change.field("routeTables", Value::Null, json!(endpoint.route_tables)),
+        EndpointType::Gateway => {
+            change.field("routeTables", Value::Null, json!(endpoint.route_tables))
+        }
         EndpointType::Interface => change
             .field("subnets", Value::Null, json!(endpoint.subnets))
-            .field("securityGroups", Value::Null, json!(endpoint.security_groups))
+            .field(
+                "securityGroups",
+                Value::Null,
+                json!(endpoint.security_groups),
+            )
             .field("privateDns", Value::Null, endpoint.private_dns),
     };
     change.field("tags", Value::Null, json!(tags))

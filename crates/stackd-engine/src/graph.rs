@@ -84,7 +84,11 @@ mod tests {
     }
 
     fn names(graph: &Graph) -> Vec<String> {
-        graph.nodes().iter().map(|node| node.id().to_string()).collect()
+        graph
+            .nodes()
+            .iter()
+            .map(|node| node.id().to_string())
+            .collect()
     }
 
     #[test]
@@ -101,13 +105,20 @@ mod tests {
     #[test]
     fn missing_dependency_is_rejected() {
         let error = Graph::new(vec![node("groups", &["network"])]).unwrap_err();
-        assert_eq!(error.to_string(), "groups needs network, which is not in the graph");
+        assert_eq!(
+            error.to_string(),
+            "groups needs network, which is not in the graph"
+        );
     }
 
     #[test]
     fn cycle_is_rejected() {
-        let error = Graph::new(vec![node("a", &["b"]), node("b", &["a"]), node("c", &[])]).unwrap_err();
-        assert_eq!(error, GraphError::Cycle(vec!["a".to_owned(), "b".to_owned()]));
+        let error =
+            Graph::new(vec![node("a", &["b"]), node("b", &["a"]), node("c", &[])]).unwrap_err();
+        assert_eq!(
+            error,
+            GraphError::Cycle(vec!["a".to_owned(), "b".to_owned()])
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub struct PassReport {
     pub duration: Duration,
 }
 
-fn serialize_seconds<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_seconds<S: serde::Serializer>(
+    value: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(value.as_secs_f64())
 }
 
@@ -122,9 +125,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     mode: options.mode,
                     permits: Arc::clone(&permits),
                 };
-                tokio::spawn(
-                    async move { run.run(dependencies, sender).await }.instrument(span),
-                )
+                tokio::spawn(async move { run.run(dependencies, sender).await }.instrument(span))
             }
             NodeKind::Unsupported { resources, .. } => {
                 let report = unsupported_report(id, resources);
@@ -209,7 +210,11 @@ impl ComponentRun {
 
         // 1. Observe without waiting for anyone: resources are found by their tags.
         let observed = {
-            let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             self.component.observe().await
         };
 
@@ -258,7 +263,11 @@ impl ComponentRun {
 
         // 4. Apply, then observe again: the second observation is the truth.
         let applied = {
-            let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             self.component.apply(&live, actions, &inputs).await
         };
         if let Err(error) = applied {
@@ -268,7 +277,11 @@ impl ComponentRun {
             return (failed, outputs);
         }
         let observed_again = {
-            let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             self.component.observe().await
         };
         let live = match observed_again {
@@ -285,7 +298,11 @@ impl ComponentRun {
         let (status, reason) = if !remaining.is_empty() {
             (
                 Status::Progressing,
-                format!("applied {}; still differs: {}", summarize(&changes), summarize(&remaining)),
+                format!(
+                    "applied {}; still differs: {}",
+                    summarize(&changes),
+                    summarize(&remaining)
+                ),
             )
         } else {
             match self.component.readiness(&live) {
@@ -316,7 +333,11 @@ fn report(
 
 fn error_report(id: ComponentId, error: &crate::component::ComponentError) -> ComponentReport {
     let refused = matches!(error, crate::component::ComponentError::Blocked(_));
-    let status = if refused { Status::Blocked } else { Status::Error };
+    let status = if refused {
+        Status::Blocked
+    } else {
+        Status::Error
+    };
     let mut report = report(id, status, error.chain(), Vec::new(), false);
     report.refused = refused;
     report

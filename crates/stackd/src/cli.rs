@@ -115,15 +115,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|character: char| !character.is_ascii_digit())
         .ok_or_else(|| format!("invalid duration {text:?}: add a unit, such as {text}s"))?;
     let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected a whole number followed by ms, s, m or h"))?;
+    let value: u64 = number.parse().map_err(|_| {
+        format!("invalid duration {text:?}: expected a whole number followed by ms, s, m or h")
+    })?;
     match unit {
         "ms" => Ok(Duration::from_millis(value)),
         "s" => Ok(Duration::from_secs(value)),
         "m" => Ok(Duration::from_secs(value * 60)),
         "h" => Ok(Duration::from_secs(value * 3600)),
-        _ => Err(format!("invalid duration unit {unit:?} in {text:?}: use ms, s, m or h")),
+        _ => Err(format!(
+            "invalid duration unit {unit:?} in {text:?}: use ms, s, m or h"
+        )),
     }
 }
 

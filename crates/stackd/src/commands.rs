@@ -25,7 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => plan(&args).await,
         Command::Reconcile(args) => reconcile(&args).await,
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&stackd_spec::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&stackd_spec::json_schema())?
+            );
             Ok(EXIT_OK)
         }
     }
@@ -84,7 +87,11 @@ fn check_referenced_files(file: &Path, loaded: &Loaded) -> Result<(), String> {
             }
         }
     }
-    if missing.is_empty() { Ok(()) } else { Err(missing.join("\n")) }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing.join("\n"))
+    }
 }
 
 fn validate(args: &FileArgs) -> anyhow::Result<u8> {
@@ -125,10 +132,12 @@ async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
         OutputFormat::Human => print!("{}", render::plan(&loaded.stack, &report)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    let failed = report
-        .components
-        .iter()
-        .any(|component| matches!(component.status, stackd_engine::Status::Error | stackd_engine::Status::Blocked));
+    let failed = report.components.iter().any(|component| {
+        matches!(
+            component.status,
+            stackd_engine::Status::Error | stackd_engine::Status::Blocked
+        )
+    });
     Ok(if failed {
         EXIT_ERROR
     } else if report.has_changes() {

@@ -1,7 +1,9 @@
 //! Human-readable plans and reconcile reports.
 
 use serde_json::Value;
-use stackd_engine::{Change, ChangeKind, ComponentReport, ConvergeReport, Outcome, PassReport, Status};
+use stackd_engine::{
+    Change, ChangeKind, ComponentReport, ConvergeReport, Outcome, PassReport, Status,
+};
 use stackd_spec::model::Stack;
 use std::fmt::Write;
 
@@ -14,7 +16,16 @@ pub fn plan(stack: &Stack, report: &PassReport) -> String {
         write_component(&mut out, component, width);
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "{}", totals(report.components.iter().flat_map(|component| &component.changes)));
+    let _ = writeln!(
+        out,
+        "{}",
+        totals(
+            report
+                .components
+                .iter()
+                .flat_map(|component| &component.changes)
+        )
+    );
     let unsupported = count(report, Status::Unsupported);
     if unsupported > 0 {
         let _ = writeln!(
@@ -29,7 +40,11 @@ pub fn plan(stack: &Stack, report: &PassReport) -> String {
 /// final status of every component.
 pub fn reconcile(stack: &Stack, report: &ConvergeReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Reconcile of stack {} in {}\n", stack.name, stack.region);
+    let _ = writeln!(
+        out,
+        "Reconcile of stack {} in {}\n",
+        stack.name, stack.region
+    );
     let applied: Vec<&Change> = report
         .passes
         .iter()
@@ -38,11 +53,20 @@ pub fn reconcile(stack: &Stack, report: &ConvergeReport) -> String {
         .flat_map(|component| &component.changes)
         .collect();
     for (number, pass) in report.passes.iter().enumerate() {
-        let changed: Vec<&ComponentReport> = pass.components.iter().filter(|component| component.applied).collect();
+        let changed: Vec<&ComponentReport> = pass
+            .components
+            .iter()
+            .filter(|component| component.applied)
+            .collect();
         if changed.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "Pass {} ({:.1}s) applied:", number + 1, pass.duration.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "Pass {} ({:.1}s) applied:",
+            number + 1,
+            pass.duration.as_secs_f64()
+        );
         let width = name_width(pass);
         for component in changed {
             write_component(&mut out, component, width);
@@ -70,10 +94,18 @@ pub fn reconcile(stack: &Stack, report: &ConvergeReport) -> String {
     let verdict = match report.outcome {
         Outcome::Converged => "Converged",
         Outcome::Failed => "Failed: a component kept failing (see its reason above)",
-        Outcome::Refused => "Refused: a guard stopped a component and a person must act (see above)",
-        Outcome::TimedOut => "Not converged within --wait: AWS is still working; run again to continue",
+        Outcome::Refused => {
+            "Refused: a guard stopped a component and a person must act (see above)"
+        }
+        Outcome::TimedOut => {
+            "Not converged within --wait: AWS is still working; run again to continue"
+        }
     };
-    let _ = writeln!(out, "{verdict}. Applied: {}", applied_summary.trim_start_matches("Plan: "));
+    let _ = writeln!(
+        out,
+        "{verdict}. Applied: {}",
+        applied_summary.trim_start_matches("Plan: ")
+    );
     out
 }
 
@@ -115,7 +147,12 @@ fn write_component(out: &mut String, component: &ComponentReport, width: usize) 
                 ChangeKind::Delete => "   <-- DELETE",
                 _ => "",
             };
-            let _ = writeln!(out, "    {} {}{warning}", change.kind.sign(), change.resource);
+            let _ = writeln!(
+                out,
+                "    {} {}{warning}",
+                change.kind.sign(),
+                change.resource
+            );
             previous = Some(key);
         }
         for field in &change.fields {

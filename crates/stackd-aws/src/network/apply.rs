@@ -113,7 +113,12 @@ async fn run(
                 .enable_dns_support(boolean(value))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("ModifyVpcAttribute enableDnsSupport on {vpc_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(
+                        format!("ModifyVpcAttribute enableDnsSupport on {vpc_id}"),
+                        error,
+                    )
+                })?;
             tracing::info!(vpc_id, value, "set enableDnsSupport");
         }
         Action::SetDnsHostnames(value) => {
@@ -124,7 +129,12 @@ async fn run(
                 .enable_dns_hostnames(boolean(value))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("ModifyVpcAttribute enableDnsHostnames on {vpc_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(
+                        format!("ModifyVpcAttribute enableDnsHostnames on {vpc_id}"),
+                        error,
+                    )
+                })?;
             tracing::info!(vpc_id, value, "set enableDnsHostnames");
         }
         Action::CreateSubnet(id) => {
@@ -132,7 +142,9 @@ async fn run(
                 .subnets
                 .iter()
                 .find(|subnet| subnet.id == id)
-                .ok_or_else(|| ComponentError::Unexpected(format!("subnet {id} is not in the file")))?;
+                .ok_or_else(|| {
+                    ComponentError::Unexpected(format!("subnet {id} is not in the file"))
+                })?;
             let logical_id = ids::subnet(&id);
             let tags = tagger.desired(&logical_id, &tagger.name(&id));
             let response = client
@@ -143,8 +155,13 @@ async fn run(
                 .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("CreateSubnet {logical_id}"), error))?;
-            let subnet_id = created_id(response.subnet().and_then(|subnet| subnet.subnet_id()), "CreateSubnet")?;
+                .map_err(|error| {
+                    ComponentError::call(format!("CreateSubnet {logical_id}"), error)
+                })?;
+            let subnet_id = created_id(
+                response.subnet().and_then(|subnet| subnet.subnet_id()),
+                "CreateSubnet",
+            )?;
             tracing::info!(subnet_id, %logical_id, cidr = %subnet.cidr, zone = %subnet.zone, "created subnet");
             ids.by_logical_id.insert(logical_id, subnet_id);
         }
@@ -156,7 +173,9 @@ async fn run(
                 .map_public_ip_on_launch(boolean(value))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("ModifySubnetAttribute on {subnet_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("ModifySubnetAttribute on {subnet_id}"), error)
+                })?;
             tracing::info!(subnet_id, value, "set mapPublicIpOnLaunch");
         }
         Action::CreateInternetGateway => {
@@ -168,11 +187,14 @@ async fn run(
                 .await
                 .map_err(|error| ComponentError::call("CreateInternetGateway", error))?;
             let gateway_id = created_id(
-                response.internet_gateway().and_then(|gateway| gateway.internet_gateway_id()),
+                response
+                    .internet_gateway()
+                    .and_then(|gateway| gateway.internet_gateway_id()),
                 "CreateInternetGateway",
             )?;
             tracing::info!(gateway_id, "created internet gateway");
-            ids.by_logical_id.insert(ids::INTERNET_GATEWAY.to_owned(), gateway_id);
+            ids.by_logical_id
+                .insert(ids::INTERNET_GATEWAY.to_owned(), gateway_id);
         }
         Action::AttachInternetGateway => {
             let gateway_id = ids.get(ids::INTERNET_GATEWAY)?;
@@ -183,7 +205,12 @@ async fn run(
                 .vpc_id(vpc_id)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("AttachInternetGateway {gateway_id} to {vpc_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(
+                        format!("AttachInternetGateway {gateway_id} to {vpc_id}"),
+                        error,
+                    )
+                })?;
             tracing::info!(gateway_id, vpc_id, "attached internet gateway");
         }
         Action::AllocateAddress { nat_gateway } => {
@@ -195,7 +222,9 @@ async fn run(
                 .tag_specifications(tag_specification(ResourceType::ElasticIp, &tags))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("AllocateAddress {logical_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("AllocateAddress {logical_id}"), error)
+                })?;
             let allocation_id = created_id(response.allocation_id(), "AllocateAddress")?;
             tracing::info!(allocation_id, %logical_id, "allocated Elastic IP");
             ids.by_logical_id.insert(logical_id, allocation_id);
@@ -205,7 +234,9 @@ async fn run(
                 .nat_gateways
                 .iter()
                 .find(|nat| nat.id == id)
-                .ok_or_else(|| ComponentError::Unexpected(format!("NAT gateway {id} is not in the file")))?;
+                .ok_or_else(|| {
+                    ComponentError::Unexpected(format!("NAT gateway {id} is not in the file"))
+                })?;
             let logical_id = ids::nat_gateway(&id);
             let tags = tagger.desired(&logical_id, &tagger.name(&id));
             let subnet_id = ids.get(&ids::subnet(&nat.subnet))?.to_owned();
@@ -214,13 +245,20 @@ async fn run(
                 .create_nat_gateway()
                 .subnet_id(&subnet_id)
                 .allocation_id(&allocation_id)
-                .client_token(tagger.client_token(&logical_id, &format!("{subnet_id} {allocation_id}")))
+                .client_token(
+                    tagger.client_token(&logical_id, &format!("{subnet_id} {allocation_id}")),
+                )
                 .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("CreateNatGateway {logical_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("CreateNatGateway {logical_id}"), error)
+                })?;
             let gateway = response.nat_gateway();
-            let nat_id = created_id(gateway.and_then(|gateway| gateway.nat_gateway_id()), "CreateNatGateway")?;
+            let nat_id = created_id(
+                gateway.and_then(|gateway| gateway.nat_gateway_id()),
+                "CreateNatGateway",
+            )?;
             let available = gateway
                 .and_then(|gateway| gateway.state())
                 .is_some_and(|state| state.as_str() == "available");
@@ -240,9 +278,13 @@ async fn run(
                 .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("CreateRouteTable {logical_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("CreateRouteTable {logical_id}"), error)
+                })?;
             let table_id = created_id(
-                response.route_table().and_then(|table| table.route_table_id()),
+                response
+                    .route_table()
+                    .and_then(|table| table.route_table_id()),
                 "CreateRouteTable",
             )?;
             tracing::info!(table_id, %logical_id, "created route table");
@@ -261,10 +303,12 @@ async fn run(
                 Target::Gateway(id) => request.gateway_id(id),
                 Target::NatGateway(id) => request.nat_gateway_id(id),
             };
-            request
-                .send()
-                .await
-                .map_err(|error| ComponentError::call(format!("CreateRoute {} in {table_id}", route.destination), error))?;
+            request.send().await.map_err(|error| {
+                ComponentError::call(
+                    format!("CreateRoute {} in {table_id}", route.destination),
+                    error,
+                )
+            })?;
             tracing::info!(table_id, destination = %route.destination, target = %target, "created route");
         }
         Action::ReplaceRoute { table, route } => {
@@ -280,10 +324,12 @@ async fn run(
                 Target::Gateway(id) => request.gateway_id(id),
                 Target::NatGateway(id) => request.nat_gateway_id(id),
             };
-            request
-                .send()
-                .await
-                .map_err(|error| ComponentError::call(format!("ReplaceRoute {} in {table_id}", route.destination), error))?;
+            request.send().await.map_err(|error| {
+                ComponentError::call(
+                    format!("ReplaceRoute {} in {table_id}", route.destination),
+                    error,
+                )
+            })?;
             tracing::info!(table_id, destination = %route.destination, target = %target, "replaced route");
         }
         Action::DeleteRoute { table, destination } => {
@@ -294,7 +340,9 @@ async fn run(
                 .destination_cidr_block(&destination)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("DeleteRoute {destination} in {table_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("DeleteRoute {destination} in {table_id}"), error)
+                })?;
             tracing::info!(table_id, destination, "deleted route");
         }
         Action::SetAssociations {
@@ -309,7 +357,12 @@ async fn run(
                     .association_id(&association_id)
                     .send()
                     .await
-                    .map_err(|error| ComponentError::call(format!("DisassociateRouteTable {association_id}"), error))?;
+                    .map_err(|error| {
+                        ComponentError::call(
+                            format!("DisassociateRouteTable {association_id}"),
+                            error,
+                        )
+                    })?;
                 tracing::info!(table_id, association_id, "removed subnet association");
             }
             for subnet in associate {
@@ -321,7 +374,9 @@ async fn run(
             let resource_id = ids.get(&logical_id)?.to_owned();
             update_tags(client, &resource_id, &delta).await?;
         }
-        Action::RefuseReplacement { .. } => unreachable!("apply handles refusals before calling run"),
+        Action::RefuseReplacement { .. } => {
+            unreachable!("apply handles refusals before calling run")
+        }
     }
     Ok(())
 }
@@ -329,7 +384,11 @@ async fn run(
 /// Associates a subnet with a route table. A subnet can be associated with one
 /// table only, so one that is associated elsewhere (by hand, or with the VPC's
 /// main table's explicit association) is moved with ReplaceRouteTableAssociation.
-async fn associate_subnet(client: &Client, table_id: &str, subnet_id: &str) -> Result<(), ComponentError> {
+async fn associate_subnet(
+    client: &Client,
+    table_id: &str,
+    subnet_id: &str,
+) -> Result<(), ComponentError> {
     let associated = client
         .associate_route_table()
         .route_table_id(table_id)
@@ -347,14 +406,21 @@ async fn associate_subnet(client: &Client, table_id: &str, subnet_id: &str) -> R
                 .filters(filter("association.subnet-id", [subnet_id]))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("DescribeRouteTables for {subnet_id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("DescribeRouteTables for {subnet_id}"), error)
+                })?;
             let association_id = response
                 .route_tables()
                 .iter()
                 .flat_map(|table| table.associations())
                 .find(|association| association.subnet_id() == Some(subnet_id))
                 .and_then(|association| association.route_table_association_id())
-                .ok_or_else(|| ComponentError::call(format!("AssociateRouteTable {subnet_id} to {table_id}"), error))?
+                .ok_or_else(|| {
+                    ComponentError::call(
+                        format!("AssociateRouteTable {subnet_id} to {table_id}"),
+                        error,
+                    )
+                })?
                 .to_owned();
             client
                 .replace_route_table_association()
@@ -362,8 +428,18 @@ async fn associate_subnet(client: &Client, table_id: &str, subnet_id: &str) -> R
                 .route_table_id(table_id)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("ReplaceRouteTableAssociation {association_id}"), error))?;
-            tracing::info!(table_id, subnet_id, association_id, "moved subnet association");
+                .map_err(|error| {
+                    ComponentError::call(
+                        format!("ReplaceRouteTableAssociation {association_id}"),
+                        error,
+                    )
+                })?;
+            tracing::info!(
+                table_id,
+                subnet_id,
+                association_id,
+                "moved subnet association"
+            );
             Ok(())
         }
         Err(error) => Err(ComponentError::call(
@@ -391,7 +467,9 @@ impl std::fmt::Display for Target {
 /// be dropped until the gateway is available, so it waits for a later pass.
 fn route_target(ids: &Ids, route: &Route) -> Result<Option<Target>, ComponentError> {
     match &route.target {
-        RouteTarget::InternetGateway => Ok(Some(Target::Gateway(ids.get(ids::INTERNET_GATEWAY)?.to_owned()))),
+        RouteTarget::InternetGateway => Ok(Some(Target::Gateway(
+            ids.get(ids::INTERNET_GATEWAY)?.to_owned(),
+        ))),
         RouteTarget::NatGateway(id) => {
             let logical_id = ids::nat_gateway(id);
             if ids.pending_nat_gateways.contains(&logical_id) {

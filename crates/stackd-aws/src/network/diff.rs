@@ -16,15 +16,29 @@ pub enum Action {
     SetDnsSupport(bool),
     SetDnsHostnames(bool),
     CreateSubnet(String),
-    SetMapPublicIpOnLaunch { subnet: String, value: bool },
+    SetMapPublicIpOnLaunch {
+        subnet: String,
+        value: bool,
+    },
     CreateInternetGateway,
     AttachInternetGateway,
-    AllocateAddress { nat_gateway: String },
+    AllocateAddress {
+        nat_gateway: String,
+    },
     CreateNatGateway(String),
     CreateRouteTable(String),
-    CreateRoute { table: String, route: Route },
-    ReplaceRoute { table: String, route: Route },
-    DeleteRoute { table: String, destination: String },
+    CreateRoute {
+        table: String,
+        route: Route,
+    },
+    ReplaceRoute {
+        table: String,
+        route: Route,
+    },
+    DeleteRoute {
+        table: String,
+        destination: String,
+    },
     /// Associates subnets (by logical id) and removes associations (by AWS id).
     SetAssociations {
         table: String,
@@ -32,10 +46,16 @@ pub enum Action {
         disassociate: Vec<String>,
     },
     /// Sets and removes tags on an existing resource, named by logical id.
-    Retag { logical_id: String, delta: TagDelta },
+    Retag {
+        logical_id: String,
+        delta: TagDelta,
+    },
     /// A change that AWS can make only by replacing the resource. stackd plans it
     /// and does not carry it out, because replacing network resources cuts traffic.
-    RefuseReplacement { logical_id: String, reason: String },
+    RefuseReplacement {
+        logical_id: String,
+        reason: String,
+    },
 }
 
 /// Plans the actions that turn `live` into `desired`.
@@ -72,7 +92,11 @@ impl Plan {
         }
         let mut change = Change::new(ChangeKind::Update, logical_id);
         for (key, value) in &delta.set {
-            change.push_if_differs(format!("tags.{key}"), json_opt(live.get(key)), value.as_str());
+            change.push_if_differs(
+                format!("tags.{key}"),
+                json_opt(live.get(key)),
+                value.as_str(),
+            );
         }
         for key in &delta.remove {
             change.push_if_differs(format!("tags.{key}"), json_opt(live.get(key)), Value::Null);
@@ -105,17 +129,27 @@ fn diff_vpc(desired: &Network, tagger: &Tagger, live: &NetworkLive, plan: &mut P
         // A new VPC has DNS support on and DNS host names off.
         // The Create change above already shows these fields.
         if !vpc.enable_dns_support {
-            plan.push(Change::new(ChangeKind::Create, ids::VPC), Action::SetDnsSupport(false));
+            plan.push(
+                Change::new(ChangeKind::Create, ids::VPC),
+                Action::SetDnsSupport(false),
+            );
         }
         if vpc.enable_dns_hostnames {
-            plan.push(Change::new(ChangeKind::Create, ids::VPC), Action::SetDnsHostnames(true));
+            plan.push(
+                Change::new(ChangeKind::Create, ids::VPC),
+                Action::SetDnsHostnames(true),
+            );
         }
         return;
     };
 
     if found.cidr != vpc.cidr.to_string() {
         plan.push(
-            Change::new(ChangeKind::Replace, ids::VPC).field("cidr", found.cidr.as_str(), vpc.cidr.to_string()),
+            Change::new(ChangeKind::Replace, ids::VPC).field(
+                "cidr",
+                found.cidr.as_str(),
+                vpc.cidr.to_string(),
+            ),
             Action::RefuseReplacement {
                 logical_id: ids::VPC.to_owned(),
                 reason: format!(
@@ -127,13 +161,21 @@ fn diff_vpc(desired: &Network, tagger: &Tagger, live: &NetworkLive, plan: &mut P
     }
     if found.dns_support != vpc.enable_dns_support {
         plan.push(
-            Change::new(ChangeKind::Update, ids::VPC).field("enableDnsSupport", found.dns_support, vpc.enable_dns_support),
+            Change::new(ChangeKind::Update, ids::VPC).field(
+                "enableDnsSupport",
+                found.dns_support,
+                vpc.enable_dns_support,
+            ),
             Action::SetDnsSupport(vpc.enable_dns_support),
         );
     }
     if found.dns_hostnames != vpc.enable_dns_hostnames {
         plan.push(
-            Change::new(ChangeKind::Update, ids::VPC).field("enableDnsHostnames", found.dns_hostnames, vpc.enable_dns_hostnames),
+            Change::new(ChangeKind::Update, ids::VPC).field(
+                "enableDnsHostnames",
+                found.dns_hostnames,
+                vpc.enable_dns_hostnames,
+            ),
             Action::SetDnsHostnames(vpc.enable_dns_hostnames),
         );
     }
@@ -148,7 +190,11 @@ fn diff_subnets(desired: &Network, tagger: &Tagger, live: &NetworkLive, plan: &m
             let change = created(&logical_id, &tags)
                 .field("cidr", Value::Null, subnet.cidr.to_string())
                 .field("zone", Value::Null, subnet.zone.as_str())
-                .field("mapPublicIpOnLaunch", Value::Null, subnet.map_public_ip_on_launch);
+                .field(
+                    "mapPublicIpOnLaunch",
+                    Value::Null,
+                    subnet.map_public_ip_on_launch,
+                );
             plan.push(change, Action::CreateSubnet(subnet.id.clone()));
             if subnet.map_public_ip_on_launch {
                 plan.push(
@@ -216,7 +262,11 @@ fn diff_internet_gateway(desired: &Network, tagger: &Tagger, live: &NetworkLive,
         .is_some_and(|vpc| found.attached_vpcs.contains(&vpc.id));
     if !attached {
         plan.push(
-            Change::new(ChangeKind::Update, logical_id).field("attachedTo", json!(found.attached_vpcs), ids::VPC),
+            Change::new(ChangeKind::Update, logical_id).field(
+                "attachedTo",
+                json!(found.attached_vpcs),
+                ids::VPC,
+            ),
             Action::AttachInternetGateway,
         );
     }
@@ -239,19 +289,30 @@ fn diff_nat_gateways(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
 
         let logical_id = ids::nat_gateway(&nat.id);
         let tags = tagger.desired(&logical_id, &tagger.name(&nat.id));
-        let subnet_id = live.subnets.get(&ids::subnet(&nat.subnet)).map(|subnet| subnet.id.clone());
+        let subnet_id = live
+            .subnets
+            .get(&ids::subnet(&nat.subnet))
+            .map(|subnet| subnet.id.clone());
         let Some(found) = live.nat_gateways.get(&logical_id) else {
-            let change = created(&logical_id, &tags).field("subnet", Value::Null, ids::subnet(&nat.subnet));
+            let change =
+                created(&logical_id, &tags).field("subnet", Value::Null, ids::subnet(&nat.subnet));
             plan.push(change, Action::CreateNatGateway(nat.id.clone()));
             continue;
         };
         if subnet_id.as_deref() != Some(found.subnet_id.as_str()) {
             let live_subnet = subnet_logical_id(live, &found.subnet_id);
             plan.push(
-                Change::new(ChangeKind::Replace, &logical_id).field("subnet", live_subnet, ids::subnet(&nat.subnet)),
+                Change::new(ChangeKind::Replace, &logical_id).field(
+                    "subnet",
+                    live_subnet,
+                    ids::subnet(&nat.subnet),
+                ),
                 Action::RefuseReplacement {
                     logical_id: logical_id.clone(),
-                    reason: format!("NAT gateway {} cannot move to another subnet in place", nat.id),
+                    reason: format!(
+                        "NAT gateway {} cannot move to another subnet in place",
+                        nat.id
+                    ),
                 },
             );
         }
@@ -264,7 +325,10 @@ fn subnet_logical_id(live: &NetworkLive, subnet_id: &str) -> String {
     live.subnets
         .iter()
         .find(|(_, subnet)| subnet.id == subnet_id)
-        .map_or_else(|| subnet_id.to_owned(), |(logical_id, _)| logical_id.clone())
+        .map_or_else(
+            || subnet_id.to_owned(),
+            |(logical_id, _)| logical_id.clone(),
+        )
 }
 
 /// Describes a desired route target the way the plan shows it.
@@ -297,12 +361,19 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
         let tags = tagger.desired(&logical_id, &tagger.name(&table.id));
         let found = live.route_tables.get(&logical_id);
         match found {
-            None => plan.push(created(&logical_id, &tags), Action::CreateRouteTable(table.id.clone())),
+            None => plan.push(
+                created(&logical_id, &tags),
+                Action::CreateRouteTable(table.id.clone()),
+            ),
             Some(found) => plan.retag(&logical_id, &found.tags, &tags),
         }
 
         // Routes, keyed by destination. Steps of a new table show as part of its creation.
-        let kind = if found.is_some() { ChangeKind::Update } else { ChangeKind::Create };
+        let kind = if found.is_some() {
+            ChangeKind::Update
+        } else {
+            ChangeKind::Create
+        };
         let live_routes = found.map(|found| &found.routes);
         for route in &table.routes {
             let destination = route.destination.to_string();
@@ -320,7 +391,8 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
                     let current = live_target(live, target);
                     if current != wanted {
                         plan.push(
-                            Change::new(ChangeKind::Update, &logical_id).field(path, current, wanted),
+                            Change::new(ChangeKind::Update, &logical_id)
+                                .field(path, current, wanted),
                             Action::ReplaceRoute {
                                 table: table.id.clone(),
                                 route: route.clone(),
@@ -331,7 +403,11 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
             }
         }
         if let Some(routes) = live_routes {
-            let wanted: BTreeSet<String> = table.routes.iter().map(|route| route.destination.to_string()).collect();
+            let wanted: BTreeSet<String> = table
+                .routes
+                .iter()
+                .map(|route| route.destination.to_string())
+                .collect();
             for (destination, target) in routes {
                 if !wanted.contains(destination) {
                     plan.push(
@@ -355,13 +431,30 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
                 found
                     .associations
                     .iter()
-                    .map(|association| (association.id.clone(), subnet_logical_id(live, &association.subnet_id)))
+                    .map(|association| {
+                        (
+                            association.id.clone(),
+                            subnet_logical_id(live, &association.subnet_id),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        let live_subnets: BTreeSet<&str> = associated.iter().map(|(_, subnet)| subnet.as_str()).collect();
-        let wanted_subnets: BTreeSet<String> = table.subnets.iter().map(|subnet| ids::subnet(subnet)).collect();
-        if live_subnets.iter().map(|subnet| subnet.to_string()).collect::<BTreeSet<_>>() == wanted_subnets {
+        let live_subnets: BTreeSet<&str> = associated
+            .iter()
+            .map(|(_, subnet)| subnet.as_str())
+            .collect();
+        let wanted_subnets: BTreeSet<String> = table
+            .subnets
+            .iter()
+            .map(|subnet| ids::subnet(subnet))
+            .collect();
+        if live_subnets
+            .iter()
+            .map(|subnet| subnet.to_string())
+            .collect::<BTreeSet<_>>()
+            == wanted_subnets
+        {
             continue;
         }
         let associate: Vec<String> = table
@@ -375,7 +468,11 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
             .filter(|(_, subnet)| !wanted_subnets.contains(subnet))
             .map(|(association_id, _)| association_id.clone())
             .collect();
-        let live_value = if found.is_some() { json!(live_subnets) } else { Value::Null };
+        let live_value = if found.is_some() {
+            json!(live_subnets)
+        } else {
+            Value::Null
+        };
         plan.push(
             Change::new(kind, &logical_id).field("subnets", live_value, json!(wanted_subnets)),
             Action::SetAssociations {

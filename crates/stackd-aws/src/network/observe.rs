@@ -7,7 +7,7 @@ use super::{
 use crate::ec2::{by_logical_id, filter, from_sdk, stack_filter, tag_value};
 use crate::tags::ID_TAG;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{VpcAttributeName, RouteTable};
+use aws_sdk_ec2::types::{RouteTable, VpcAttributeName};
 use stackd_engine::ComponentError;
 use std::collections::BTreeMap;
 
@@ -92,7 +92,12 @@ async fn vpc_attribute(
         .attribute(attribute.clone())
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("DescribeVpcAttribute {attribute} on {vpc_id}"), error))?;
+        .map_err(|error| {
+            ComponentError::call(
+                format!("DescribeVpcAttribute {attribute} on {vpc_id}"),
+                error,
+            )
+        })?;
     let value = match attribute {
         VpcAttributeName::EnableDnsHostnames => response.enable_dns_hostnames(),
         _ => response.enable_dns_support(),
