@@ -2,7 +2,9 @@
 //! dependency order.
 
 use crate::change::Change;
-use crate::component::{ComponentId, ErasedComponent, Inputs, NodeKind, Outputs, Readiness};
+use crate::component::{
+    ComponentError, ComponentId, ErasedComponent, Inputs, NodeKind, Outputs, Readiness,
+};
 use crate::graph::Graph;
 use crate::status::Status;
 use serde::Serialize;
@@ -186,6 +188,24 @@ struct ComponentRun {
 }
 
 impl ComponentRun {
+    /// Observes again and returns whether the diff moved away from `changes`,
+    /// which means the apply changed AWS. A failed observation counts as a change,
+    /// so that the next pass looks again.
+    async fn changed_since(&self, changes: &[Change], inputs: &Inputs) -> bool {
+        let observed = {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            self.component.observe().await
+        };
+        match observed {
+            Ok(live) => self.component.diff(&live, inputs).0 != changes,
+            Err(_) => true,
+        }
+    }
+
     async fn run(
         self,
         dependencies: Vec<(ComponentId, watch::Receiver<Option<Settled>>)>,
@@ -272,8 +292,13 @@ impl ComponentRun {
         };
         if let Err(error) = applied {
             let mut failed = error_report(id, &error);
+            // A guard may refuse after the other actions ran, or before any did:
+            // only a new observation tells whether AWS changed.
+            failed.applied = match &error {
+                ComponentError::Blocked(_) => self.changed_since(&changes, &inputs).await,
+                _ => true,
+            };
             failed.changes = changes;
-            failed.applied = true;
             return (failed, outputs);
         }
         let observed_again = {
