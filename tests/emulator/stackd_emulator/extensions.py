@@ -1,0 +1,86 @@
+"""AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
+
+Patched so far: the root element of S3 GetBucketVersioning responses.
+Planned: ElastiCache Serverless (CreateServerlessCache and friends), API
+Gateway v2 UpdateStage and the read-back of CloudFront origin access
+controls. ``install()`` runs once, before the server builds its WSGI app,
+so a patch made here is in place for every request.
+
+Known gaps of moto 5.2.5 that are not patched yet, and that no test relies on:
+NAT gateways are ``available`` in the CreateNatGateway response (AWS says
+``pending``); ModifyVpcEndpoint changes a Gateway endpoint's route table ids
+without adding or removing the prefix-list routes.
+
+How moto 5.2.5 dispatches a request (``moto/core/responses.py``):
+
+1. ``DomainDispatcherApplication`` picks the service backend from the SigV4
+   credential scope in the Authorization header, and builds one Flask app
+   per service from that service's ``urls.py``. Its URL patterns point at
+   methods of the service's response class, mostly ``dispatch``.
+2. ``BaseResponse._get_action()`` names the operation. Query-protocol
+   services (EC2, IAM, ElastiCache...) send it as the ``Action`` parameter
+   and JSON-protocol services (ECS) as the suffix of the ``X-Amz-Target``
+   header. For REST services (CloudFront, API Gateway v2) it is the
+   operation whose method and URI match the request in the botocore model.
+   S3 is the exception: ``S3Response.bucket_response`` and ``key_response``
+   pick the method from the HTTP method and query keys themselves.
+3. ``BaseResponse.call_action()`` converts that name to snake case
+   (``UpdateStage`` becomes ``update_stage``) and calls the method of that
+   name on the response class. A missing method ends in
+   ``NotImplementedError``, which the client sees as a 500 response.
+4. The method returns either a finished ``(status, headers, body)`` or
+   ``(body, headers)``, or an ``ActionResult`` wrapping a plain dict or a
+   model object. ``call_action`` serialises an ``ActionResult`` through the
+   botocore output shape of the operation, so field names and types follow
+   the AWS model. The EC2 and CloudFront responses work this way, while
+   others build the body themselves, API Gateway v2 for one with
+   ``json.dumps``.
+
+So an operation that moto lacks is added by setting a snake-case method on
+the service's response class, for example
+``ApiGatewayV2Response.update_stage``, that parses ``self.body`` or
+``self._get_param(...)``, calls a backend method (add one to the backend
+class the same way when needed) and returns an ``ActionResult``. A REST
+operation also needs its URL in the service's ``url_paths`` when no
+existing pattern matches it. Backends are reached per account and region
+as ``moto.<service>.models.<service>_backends[account_id][region]``.
+"""
+
+from __future__ import annotations
+
+
+_S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def _versioning_configuration(status: str | None) -> str:
+    """Build a GetBucketVersioning body as AWS sends it.
+
+    The S3 API reference says a bucket that never had versioning enabled
+    returns no Status element. MFADelete is left out because moto does not
+    model it.
+    """
+    status_element = f"<Status>{status}</Status>" if status else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<VersioningConfiguration xmlns="{_S3_NAMESPACE}">{status_element}</VersioningConfiguration>'
+    )
+
+
+def _patch_s3_versioning_root() -> None:
+    """Answer GetBucketVersioning under the root element that AWS uses.
+
+    moto 5.2.5 serialises the result under ``GetBucketVersioningResponse``,
+    and the AWS SDKs reject it because they expect ``VersioningConfiguration``.
+    """
+    from moto.s3.responses import S3Response
+
+    def get_bucket_versioning(self):  # type: ignore[no-untyped-def]
+        status = self.backend.get_bucket_versioning(self.bucket_name)
+        return 200, {"Content-Type": "application/xml"}, _versioning_configuration(status)
+
+    S3Response.get_bucket_versioning = get_bucket_versioning
+
+
+def install() -> None:
+    """Patch moto with stackd's extensions."""
+    _patch_s3_versioning_root()

@@ -1,0 +1,212 @@
+//! Smoke test of the emulator and its harness: EC2 and S3 calls through the Rust SDK, and the call log.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::config::Credentials;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use stackd_tests::{Call, Emulator};
+
+const REGION: &str = "eu-west-3";
+
+/// SDK configuration that sends every request to the emulator.
+async fn sdk_config(emulator: &Emulator) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(emulator.endpoint())
+        .region(REGION)
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "stackd-tests",
+        ))
+        .load()
+        .await
+}
+
+fn find_call<'a>(calls: &'a [Call], service: &str, operation: &str) -> Option<&'a Call> {
+    calls
+        .iter()
+        .find(|call| call.service == service && call.operation == operation)
+}
+
+#[tokio::test]
+async fn vpc_tags_filter_and_call_log() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&emulator).await);
+
+    let stack_tag = Tag::builder().key("stackd:stack").value("smoke").build();
+    let created = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Vpc)
+                .tags(stack_tag.clone())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateVpc succeeds");
+    let vpc_id = created
+        .vpc()
+        .and_then(|vpc| vpc.vpc_id())
+        .expect("CreateVpc returns a VPC id")
+        .to_owned();
+
+    let described = ec2
+        .describe_vpcs()
+        .filters(
+            Filter::builder()
+                .name("tag:stackd:stack")
+                .values("smoke")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeVpcs succeeds");
+    let found: Vec<&str> = described
+        .vpcs()
+        .iter()
+        .filter_map(|vpc| vpc.vpc_id())
+        .collect();
+    assert_eq!(
+        found,
+        [vpc_id.as_str()],
+        "the tag filter finds exactly the new VPC"
+    );
+    let tags = described.vpcs()[0].tags();
+    assert!(
+        tags.contains(&stack_tag),
+        "DescribeVpcs returns the tag, got {tags:?}"
+    );
+
+    let calls = emulator.calls();
+    let create_vpc = find_call(&calls, "ec2", "CreateVpc").expect("the log records CreateVpc");
+    assert!(create_vpc.mutating, "CreateVpc is mutating: {create_vpc:?}");
+    assert_eq!(
+        create_vpc.status,
+        Some(200),
+        "CreateVpc succeeded: {create_vpc:?}"
+    );
+    let describe_vpcs =
+        find_call(&calls, "ec2", "DescribeVpcs").expect("the log records DescribeVpcs");
+    assert!(
+        !describe_vpcs.mutating,
+        "DescribeVpcs is not mutating: {describe_vpcs:?}"
+    );
+    let mutating: Vec<String> = emulator
+        .mutating_calls()
+        .into_iter()
+        .map(|call| call.operation)
+        .collect();
+    assert_eq!(mutating, ["CreateVpc"], "only CreateVpc is mutating");
+}
+
+#[tokio::test]
+async fn bucket_create_then_head() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let config = sdk_config(&emulator).await;
+    // Virtual-host style would put the bucket name in front of 127.0.0.1.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+
+    // Outside us-east-1, CreateBucket needs the region as location constraint.
+    let bucket = "stackd-smoke-bucket";
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket succeeds");
+    s3.head_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("HeadBucket finds the new bucket");
+
+    let calls = emulator.calls();
+    let create_bucket =
+        find_call(&calls, "s3", "CreateBucket").expect("the log records CreateBucket");
+    assert!(
+        create_bucket.mutating,
+        "CreateBucket is mutating: {create_bucket:?}"
+    );
+    // The Rust SDK sends `/bucket/`, with a trailing slash.
+    assert_eq!(
+        create_bucket.path.trim_end_matches('/'),
+        format!("/{bucket}"),
+        "the request is path-style"
+    );
+    let head_bucket = find_call(&calls, "s3", "HeadBucket").expect("the log records HeadBucket");
+    assert!(
+        !head_bucket.mutating,
+        "HeadBucket is not mutating: {head_bucket:?}"
+    );
+}
+
+#[tokio::test]
+async fn reset_empties_call_log() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&emulator).await);
+    ec2.describe_vpcs()
+        .send()
+        .await
+        .expect("DescribeVpcs succeeds");
+    assert_eq!(emulator.calls().len(), 1, "the log records DescribeVpcs");
+
+    emulator.reset_calls();
+
+    assert_eq!(emulator.calls(), [], "reset empties the call log");
+}
+
+#[tokio::test]
+async fn bucket_versioning_reads_back_in_every_state() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+
+    let emulator = Emulator::start().expect("the emulator starts");
+    let config = sdk_config(&emulator).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("versioned")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket succeeds");
+
+    let never = s3.get_bucket_versioning().bucket("versioned").send().await;
+    assert_eq!(never.expect("never versioned reads back").status(), None);
+
+    for status in [
+        BucketVersioningStatus::Enabled,
+        BucketVersioningStatus::Suspended,
+    ] {
+        s3.put_bucket_versioning()
+            .bucket("versioned")
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(status.clone())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutBucketVersioning succeeds");
+        let read = s3.get_bucket_versioning().bucket("versioned").send().await;
+        assert_eq!(read.expect("versioning reads back").status(), Some(&status));
+    }
+}
