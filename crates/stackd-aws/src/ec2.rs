@@ -112,3 +112,52 @@ pub fn by_logical_id<T>(
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(key: &str, value: &str) -> Tag {
+        Tag::builder().key(key).value(value).build()
+    }
+
+    #[test]
+    fn from_sdk_drops_aws_reserved_tags() {
+        let tags = from_sdk(&[
+            tag("aws:cloudformation:stack-name", "legacy"),
+            tag("Name", "s-vpc"),
+        ]);
+        assert_eq!(tags.keys().collect::<Vec<_>>(), ["Name"]);
+    }
+
+    #[test]
+    fn from_sdk_keeps_stackd_tags() {
+        let tags = from_sdk(&[tag(STACK_TAG, "s"), tag("stackd:id", "vpc")]);
+        assert_eq!(tags.len(), 2);
+    }
+
+    #[test]
+    fn from_sdk_reads_missing_value_as_empty() {
+        let tags = from_sdk(&[Tag::builder().key("flag").build()]);
+        assert_eq!(tags["flag"], "");
+    }
+
+    #[test]
+    fn from_sdk_skips_tag_without_key() {
+        let tags = from_sdk(&[Tag::builder().value("orphan").build()]);
+        assert!(tags.is_empty());
+    }
+
+    #[test]
+    fn duplicate_logical_id_is_blocked() {
+        let claims = vec![("vpc", "vpc-1"), ("vpc", "vpc-2")];
+        let error = by_logical_id(
+            "VPC",
+            claims,
+            |(logical_id, _)| Some(logical_id.to_string()),
+            |(_, aws_id)| aws_id.to_string(),
+        )
+        .unwrap_err();
+        assert!(matches!(error, ComponentError::Blocked(_)));
+    }
+}

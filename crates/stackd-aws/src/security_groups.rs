@@ -286,6 +286,8 @@ fn rule_keys(
             permission.to_port(),
         ) {
             ("-1", _, _) => None,
+            // AWS describes "every ICMP type and code" as -1/-1; the file leaves the ports out.
+            ("icmp", Some(-1), Some(-1)) => None,
             (_, Some(from), Some(to)) => Some((from, to)),
             _ => None,
         };
@@ -606,8 +608,11 @@ fn permission(
     description: Option<&str>,
 ) -> Result<IpPermission, ComponentError> {
     let mut builder = IpPermission::builder().ip_protocol(&key.protocol);
-    if let Some((from, to)) = key.ports {
-        builder = builder.from_port(from).to_port(to);
+    match key.ports {
+        Some((from, to)) => builder = builder.from_port(from).to_port(to),
+        // EC2 requires a port range for ICMP: -1/-1 means every type and code.
+        None if key.protocol == "icmp" => builder = builder.from_port(-1).to_port(-1),
+        None => {}
     }
     builder = match &key.peer {
         PeerKey::Cidr(cidr) => builder.ip_ranges(
@@ -717,4 +722,506 @@ async fn revoke(
     let shown: Vec<String> = rules.iter().map(ToString::to_string).collect();
     tracing::info!(group_id, direction = direction.field(), rules = ?shown, "revoked rules");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stackd_spec::model::PortRange;
+
+    fn tagger() -> Tagger {
+        Tagger::new("s", &BTreeMap::new())
+    }
+
+    fn cidr(block: &str) -> Peer {
+        Peer::Cidr(block.parse().unwrap())
+    }
+
+    fn rule(protocol: Protocol, ports: Option<(u16, u16)>, peer: Peer) -> Rule {
+        Rule {
+            protocol,
+            ports: ports.map(|(from, to)| PortRange { from, to }),
+            peer,
+            description: None,
+        }
+    }
+
+    fn any_egress() -> Rule {
+        rule(Protocol::All, None, cidr("0.0.0.0/0"))
+    }
+
+    fn key(protocol: &str, ports: Option<(i32, i32)>, peer: PeerKey) -> RuleKey {
+        RuleKey {
+            protocol: protocol.to_owned(),
+            ports,
+            peer,
+        }
+    }
+
+    fn anywhere() -> PeerKey {
+        PeerKey::Cidr("0.0.0.0/0".to_owned())
+    }
+
+    /// Builds two groups: `web` takes HTTPS and HTTP from anywhere, and `app` takes
+    /// 8080 from `web` and everything from itself. Both keep the default egress rule.
+    fn desired() -> Vec<SecurityGroup> {
+        let mut https = rule(Protocol::Tcp, Some((443, 443)), cidr("0.0.0.0/0"));
+        https.description = Some("https".to_owned());
+        vec![
+            SecurityGroup {
+                id: "web".to_owned(),
+                name: "s-web".to_owned(),
+                description: "web servers".to_owned(),
+                ingress: vec![
+                    https,
+                    rule(Protocol::Tcp, Some((80, 80)), cidr("0.0.0.0/0")),
+                ],
+                egress: vec![any_egress()],
+            },
+            SecurityGroup {
+                id: "app".to_owned(),
+                name: "s-app".to_owned(),
+                description: "app servers".to_owned(),
+                ingress: vec![
+                    rule(
+                        Protocol::Tcp,
+                        Some((8080, 8080)),
+                        Peer::SecurityGroup("web".to_owned()),
+                    ),
+                    rule(Protocol::All, None, Peer::SecurityGroup("app".to_owned())),
+                ],
+                egress: vec![any_egress()],
+            },
+        ]
+    }
+
+    /// Builds the live groups that match `desired` exactly, with ids `sg-<group>`.
+    fn converged(desired: &[SecurityGroup], tagger: &Tagger) -> GroupsLive {
+        let groups = desired
+            .iter()
+            .map(|group| {
+                let live = LiveGroup {
+                    id: format!("sg-{}", group.id),
+                    name: group.name.clone(),
+                    description: group.description.clone(),
+                    ingress: group.ingress.iter().map(desired_key).collect(),
+                    egress: group.egress.iter().map(desired_key).collect(),
+                    tags: tagger.desired(&logical_id(&group.id), &group.name),
+                };
+                (group.id.clone(), live)
+            })
+            .collect();
+        GroupsLive { groups }
+    }
+
+    fn group<'a>(live: &'a mut GroupsLive, id: &str) -> &'a mut LiveGroup {
+        live.groups.get_mut(id).unwrap()
+    }
+
+    fn actions(plan: &[Planned<Action>]) -> Vec<Action> {
+        plan.iter().map(|step| step.action.clone()).collect()
+    }
+
+    fn changes(plan: &[Planned<Action>]) -> Vec<Change> {
+        plan.iter().map(|step| step.change.clone()).collect()
+    }
+
+    fn step(change: Change, action: Action) -> Planned<Action> {
+        Planned { change, action }
+    }
+
+    /// One drift scenario: an edit to the converged file or live state, and the
+    /// exact plan it must produce.
+    struct Case {
+        reason: &'static str,
+        edit: fn(&mut Vec<SecurityGroup>, &mut GroupsLive),
+        expected: Vec<Planned<Action>>,
+    }
+
+    fn cases() -> Vec<Case> {
+        vec![
+            Case {
+                reason: "converged groups plan nothing",
+                edit: |_, _| {},
+                expected: vec![],
+            },
+            Case {
+                reason: "rules are compared as sets, so their order in the file does not matter",
+                edit: |desired, _| desired[0].ingress.reverse(),
+                expected: vec![],
+            },
+            Case {
+                reason: "a rule added in the console is revoked",
+                edit: |_, live| {
+                    group(live, "web")
+                        .ingress
+                        .insert(key("tcp", Some((22, 22)), anywhere()));
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "security-group/web").field(
+                        "ingress",
+                        "tcp 22 0.0.0.0/0",
+                        Value::Null,
+                    ),
+                    Action::Revoke {
+                        group: "web".to_owned(),
+                        direction: Direction::Ingress,
+                        rules: vec![key("tcp", Some((22, 22)), anywhere())],
+                    },
+                )],
+            },
+            Case {
+                reason: "a rule removed in the console is authorized again",
+                edit: |_, live| {
+                    group(live, "app").ingress.remove(&key(
+                        "tcp",
+                        Some((8080, 8080)),
+                        PeerKey::Group("web".to_owned()),
+                    ));
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "security-group/app").field(
+                        "ingress",
+                        Value::Null,
+                        "tcp 8080 security-group/web",
+                    ),
+                    Action::Authorize {
+                        group: "app".to_owned(),
+                        direction: Direction::Ingress,
+                        rules: vec![(
+                            key("tcp", Some((8080, 8080)), PeerKey::Group("web".to_owned())),
+                            None,
+                        )],
+                    },
+                )],
+            },
+            Case {
+                reason: "a rule naming its own group shows the group's logical id",
+                edit: |_, live| {
+                    group(live, "app")
+                        .ingress
+                        .remove(&key("-1", None, PeerKey::Group("app".to_owned())));
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "security-group/app").field(
+                        "ingress",
+                        Value::Null,
+                        "all security-group/app",
+                    ),
+                    Action::Authorize {
+                        group: "app".to_owned(),
+                        direction: Direction::Ingress,
+                        rules: vec![(key("-1", None, PeerKey::Group("app".to_owned())), None)],
+                    },
+                )],
+            },
+            Case {
+                reason: "an empty egress list in the file revokes the default rule",
+                edit: |desired, _| desired[0].egress.clear(),
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "security-group/web").field(
+                        "egress",
+                        "all 0.0.0.0/0",
+                        Value::Null,
+                    ),
+                    Action::Revoke {
+                        group: "web".to_owned(),
+                        direction: Direction::Egress,
+                        rules: vec![default_egress()],
+                    },
+                )],
+            },
+            Case {
+                reason: "a new description needs a replacement, which is refused",
+                edit: |desired, _| desired[0].description = "public web servers".to_owned(),
+                expected: vec![step(
+                    Change::new(ChangeKind::Replace, "security-group/web").field(
+                        "description",
+                        "web servers",
+                        "public web servers",
+                    ),
+                    Action::RefuseReplacement(
+                        "security group web: AWS cannot change a group's name or description in place"
+                            .to_owned(),
+                    ),
+                )],
+            },
+            Case {
+                reason: "a tag added by hand is removed",
+                edit: |_, live| {
+                    group(live, "web")
+                        .tags
+                        .insert("owner".to_owned(), "alice".to_owned());
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "security-group/web").field(
+                        "tags.owner",
+                        "alice",
+                        Value::Null,
+                    ),
+                    Action::Retag {
+                        group: "web".to_owned(),
+                        delta: TagDelta {
+                            set: BTreeMap::new(),
+                            remove: vec!["owner".to_owned()],
+                        },
+                    },
+                )],
+            },
+        ]
+    }
+
+    #[test]
+    fn drift_cases_plan_expected_steps() {
+        let tagger = tagger();
+        for case in cases() {
+            let mut desired = desired();
+            let mut live = converged(&desired, &tagger);
+            (case.edit)(&mut desired, &mut live);
+
+            let plan = diff(&desired, &tagger, &live);
+
+            assert_eq!(
+                actions(&plan),
+                actions(&case.expected),
+                "actions: {}",
+                case.reason
+            );
+            assert_eq!(
+                changes(&plan),
+                changes(&case.expected),
+                "changes: {}",
+                case.reason
+            );
+        }
+    }
+
+    #[test]
+    fn new_group_keeps_default_egress() {
+        let tagger = tagger();
+        let desired = desired();
+        let mut live = converged(&desired, &tagger);
+        live.groups.remove("web");
+
+        let plan = diff(&desired, &tagger, &live);
+
+        let expected = [
+            Action::CreateGroup("web".to_owned()),
+            Action::Authorize {
+                group: "web".to_owned(),
+                direction: Direction::Ingress,
+                rules: vec![
+                    (key("tcp", Some((80, 80)), anywhere()), None),
+                    (
+                        key("tcp", Some((443, 443)), anywhere()),
+                        Some("https".to_owned()),
+                    ),
+                ],
+            },
+        ];
+        assert_eq!(actions(&plan), expected);
+    }
+
+    #[test]
+    fn new_group_without_egress_revokes_default() {
+        let tagger = tagger();
+        let mut desired = desired();
+        desired[0].egress.clear();
+        let mut live = converged(&desired, &tagger);
+        live.groups.remove("web");
+
+        let plan = diff(&desired, &tagger, &live);
+
+        let revoke = plan
+            .iter()
+            .find(|step| matches!(step.action, Action::Revoke { .. }))
+            .expect("a Revoke step");
+        assert_eq!(
+            revoke.action,
+            Action::Revoke {
+                group: "web".to_owned(),
+                direction: Direction::Egress,
+                rules: vec![default_egress()],
+            }
+        );
+        assert_eq!(revoke.change.kind, ChangeKind::Create);
+    }
+
+    #[test]
+    fn new_group_steps_show_as_creation() {
+        let tagger = tagger();
+        let desired = desired();
+        let plan = diff(&desired, &tagger, &GroupsLive::default());
+        let not_create: Vec<&Change> = plan
+            .iter()
+            .map(|step| &step.change)
+            .filter(|change| change.kind != ChangeKind::Create)
+            .collect();
+        assert_eq!(not_create, Vec::<&Change>::new());
+    }
+
+    #[test]
+    fn creations_come_before_rule_changes() {
+        let tagger = tagger();
+        let desired = desired();
+        let mut live = converged(&desired, &tagger);
+        live.groups.remove("app");
+        group(&mut live, "web")
+            .ingress
+            .insert(key("tcp", Some((22, 22)), anywhere()));
+
+        let plan = diff(&desired, &tagger, &live);
+
+        let kinds: Vec<&str> = plan
+            .iter()
+            .map(|step| match step.action {
+                Action::CreateGroup(_) => "create",
+                Action::Authorize { .. } => "authorize",
+                Action::Revoke { .. } => "revoke",
+                Action::Retag { .. } => "retag",
+                Action::RefuseReplacement(_) => "refuse",
+            })
+            .collect();
+        assert_eq!(kinds, ["create", "revoke", "authorize"]);
+    }
+
+    #[test]
+    fn canonical_protocol_names_numbers() {
+        let cases = [
+            ("6", "tcp"),
+            ("17", "udp"),
+            ("1", "icmp"),
+            ("-1", "-1"),
+            ("TCP", "tcp"),
+            ("all", "-1"),
+            ("50", "50"),
+        ];
+        for (protocol, expected) in cases {
+            assert_eq!(
+                canonical_protocol(protocol),
+                expected,
+                "protocol {protocol}"
+            );
+        }
+    }
+
+    fn range(block: &str) -> IpRange {
+        IpRange::builder().cidr_ip(block).build()
+    }
+
+    fn pair(group_id: &str) -> UserIdGroupPair {
+        UserIdGroupPair::builder().group_id(group_id).build()
+    }
+
+    fn own_groups() -> BTreeMap<String, String> {
+        BTreeMap::from([("sg-app".to_owned(), "app".to_owned())])
+    }
+
+    #[test]
+    fn rule_keys_read_protocol_numbers() {
+        let permission = IpPermission::builder()
+            .ip_protocol("6")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(range("10.0.0.0/8"))
+            .build();
+        let keys = rule_keys(&[permission], &own_groups());
+        let expected = key(
+            "tcp",
+            Some((443, 443)),
+            PeerKey::Cidr("10.0.0.0/8".to_owned()),
+        );
+        assert_eq!(keys, BTreeSet::from([expected]));
+    }
+
+    #[test]
+    fn rule_keys_flatten_one_rule_per_peer() {
+        let permission = IpPermission::builder()
+            .ip_protocol("17")
+            .from_port(53)
+            .to_port(53)
+            .ip_ranges(range("10.0.0.0/8"))
+            .ip_ranges(range("192.168.0.0/16"))
+            .user_id_group_pairs(pair("sg-app"))
+            .build();
+        let keys = rule_keys(&[permission], &own_groups());
+        let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "udp 53 10.0.0.0/8",
+                "udp 53 192.168.0.0/16",
+                "udp 53 security-group/app",
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_keys_name_own_group_by_logical_id() {
+        let permission = IpPermission::builder()
+            .ip_protocol("-1")
+            .user_id_group_pairs(pair("sg-app"))
+            .build();
+        let keys = rule_keys(&[permission], &own_groups());
+        let expected = key("-1", None, PeerKey::Group("app".to_owned()));
+        assert_eq!(keys, BTreeSet::from([expected]));
+    }
+
+    #[test]
+    fn rule_keys_keep_foreign_group_by_id() {
+        let permission = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(5432)
+            .to_port(5432)
+            .user_id_group_pairs(pair("sg-elsewhere"))
+            .build();
+        let keys = rule_keys(&[permission], &own_groups());
+        let expected = key(
+            "tcp",
+            Some((5432, 5432)),
+            PeerKey::ForeignGroup("sg-elsewhere".to_owned()),
+        );
+        assert_eq!(keys, BTreeSet::from([expected]));
+    }
+
+    #[test]
+    fn all_protocols_rule_has_no_ports() {
+        let permission = IpPermission::builder()
+            .ip_protocol("-1")
+            .from_port(-1)
+            .to_port(-1)
+            .ip_ranges(range("0.0.0.0/0"))
+            .build();
+        let keys = rule_keys(&[permission], &own_groups());
+        assert_eq!(keys, BTreeSet::from([default_egress()]));
+    }
+
+    #[test]
+    fn icmp_all_types_matches_file() {
+        let permission = IpPermission::builder()
+            .ip_protocol("icmp")
+            .from_port(-1)
+            .to_port(-1)
+            .ip_ranges(range("10.0.0.0/8"))
+            .build();
+        let keys = rule_keys(&[permission], &own_groups());
+        let desired = desired_key(&rule(Protocol::Icmp, None, cidr("10.0.0.0/8")));
+        assert_eq!(keys, BTreeSet::from([desired]));
+    }
+
+    #[test]
+    fn icmp_permission_covers_all_types() {
+        let desired = desired_key(&rule(Protocol::Icmp, None, cidr("10.0.0.0/8")));
+        let permission = permission(&BTreeMap::new(), &desired, None).unwrap();
+        assert_eq!(
+            (permission.from_port(), permission.to_port()),
+            (Some(-1), Some(-1))
+        );
+    }
+
+    #[test]
+    fn group_peer_shows_as_security_group_name() {
+        let rule = key("tcp", Some((5000, 5001)), PeerKey::Group("app".to_owned()));
+        assert_eq!(rule.to_string(), "tcp 5000-5001 security-group/app");
+    }
 }

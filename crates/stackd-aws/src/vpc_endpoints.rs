@@ -122,28 +122,27 @@ impl Resolver<'_> {
             .map(str::to_owned)
     }
 
-    /// Returns the desired attachments by AWS id, and whether every id is known.
-    fn desired(&self, endpoint: &VpcEndpoint) -> (Attachments, bool) {
-        let mut complete = true;
-        let mut collect = |ids: Vec<Option<String>>| -> BTreeSet<String> {
-            complete &= ids.iter().all(Option::is_some);
-            ids.into_iter().flatten().collect()
+    /// Returns the desired attachments by AWS id, and which lists have every id known.
+    fn desired(&self, endpoint: &VpcEndpoint) -> (Attachments, Known) {
+        let collect = |ids: Vec<Option<String>>| -> (BTreeSet<String>, bool) {
+            let complete = ids.iter().all(Option::is_some);
+            (ids.into_iter().flatten().collect(), complete)
         };
-        let route_tables = collect(
+        let (route_tables, route_tables_known) = collect(
             endpoint
                 .route_tables
                 .iter()
                 .map(|table| self.network(&network::outputs::route_table_id(table)))
                 .collect(),
         );
-        let subnets = collect(
+        let (subnets, subnets_known) = collect(
             endpoint
                 .subnets
                 .iter()
                 .map(|subnet| self.network(&network::outputs::subnet_id(subnet)))
                 .collect(),
         );
-        let security_groups = collect(
+        let (security_groups, security_groups_known) = collect(
             endpoint
                 .security_groups
                 .iter()
@@ -156,8 +155,27 @@ impl Resolver<'_> {
                 subnets,
                 security_groups,
             },
-            complete,
+            Known {
+                route_tables: route_tables_known,
+                subnets: subnets_known,
+                security_groups: security_groups_known,
+            },
         )
+    }
+}
+
+/// Which lists of an endpoint's attachments have every AWS id known. A list is
+/// incomplete in a plan whose dependencies do not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Known {
+    route_tables: bool,
+    subnets: bool,
+    security_groups: bool,
+}
+
+impl Known {
+    fn all(self) -> bool {
+        self.route_tables && self.subnets && self.security_groups
     }
 }
 
@@ -248,7 +266,7 @@ impl Component for VpcEndpointsComponent {
             let tags = self
                 .tagger
                 .desired(&logical, &self.tagger.name(&endpoint.id));
-            let (wanted, complete) = resolver.desired(endpoint);
+            let (wanted, known) = resolver.desired(endpoint);
             let Some(found) = live.endpoints.get(&endpoint.id) else {
                 plan.push(Planned {
                     change: created_change(&logical, &self.service_name(endpoint), endpoint, &tags),
@@ -298,9 +316,10 @@ impl Component for VpcEndpointsComponent {
             };
             let mut add = Attachments::default();
             let mut remove = Attachments::default();
-            for (path, live_ids, wanted_ids, add_to, remove_from) in [
+            for (path, complete, live_ids, wanted_ids, add_to, remove_from) in [
                 (
                     "routeTables",
+                    known.route_tables,
                     &current.route_tables,
                     &wanted.route_tables,
                     &mut add.route_tables,
@@ -308,6 +327,7 @@ impl Component for VpcEndpointsComponent {
                 ),
                 (
                     "subnets",
+                    known.subnets,
                     &current.subnets,
                     &wanted.subnets,
                     &mut add.subnets,
@@ -315,6 +335,7 @@ impl Component for VpcEndpointsComponent {
                 ),
                 (
                     "securityGroups",
+                    known.security_groups,
                     &current.security_groups,
                     &wanted.security_groups,
                     &mut add.security_groups,
@@ -403,8 +424,8 @@ impl Component for VpcEndpointsComponent {
                     let vpc_id = resolver.network(network::outputs::VPC_ID).ok_or_else(|| {
                         ComponentError::Blocked("the VPC does not exist yet".to_owned())
                     })?;
-                    let (attachments, complete) = resolver.desired(endpoint);
-                    if !complete {
+                    let (attachments, known) = resolver.desired(endpoint);
+                    if !known.all() {
                         return Err(ComponentError::Blocked(format!(
                             "endpoint {id} waits for its route tables, subnets or security groups"
                         )));
@@ -553,4 +574,348 @@ async fn create(
         .unwrap_or_default();
     tracing::info!(endpoint_id, %logical, service_name, "created VPC endpoint");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REGION: &str = "eu-west-3";
+
+    fn tagger() -> Tagger {
+        Tagger::new("s", &BTreeMap::new())
+    }
+
+    fn names(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| id.to_string()).collect()
+    }
+
+    fn set(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|id| id.to_string()).collect()
+    }
+
+    /// Builds a Gateway endpoint for S3 on both route tables and an Interface
+    /// endpoint for ECR in two subnets with private DNS.
+    fn desired() -> Vec<VpcEndpoint> {
+        vec![
+            VpcEndpoint {
+                id: "s3".to_owned(),
+                service: "s3".to_owned(),
+                endpoint_type: EndpointType::Gateway,
+                route_tables: names(&["private", "public"]),
+                subnets: Vec::new(),
+                security_groups: Vec::new(),
+                private_dns: false,
+            },
+            VpcEndpoint {
+                id: "ecr-api".to_owned(),
+                service: "ecr.api".to_owned(),
+                endpoint_type: EndpointType::Interface,
+                route_tables: Vec::new(),
+                subnets: names(&["private-a", "private-b"]),
+                security_groups: names(&["endpoints"]),
+                private_dns: true,
+            },
+        ]
+    }
+
+    fn component(desired: Vec<VpcEndpoint>) -> VpcEndpointsComponent {
+        // A client with no credentials and no region: building it sends nothing.
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        VpcEndpointsComponent::new(
+            AwsClients::from_config(&config, false),
+            tagger(),
+            REGION,
+            desired,
+        )
+    }
+
+    fn outputs(pairs: &[(&str, &str)]) -> Outputs {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    fn network_outputs() -> Outputs {
+        outputs(&[
+            ("vpc.id", "vpc-1"),
+            ("route-table.private.id", "rtb-private"),
+            ("route-table.public.id", "rtb-public"),
+            ("subnet.private-a.id", "subnet-a"),
+            ("subnet.private-b.id", "subnet-b"),
+        ])
+    }
+
+    fn groups_outputs() -> Outputs {
+        outputs(&[("security-group.endpoints.id", "sg-endpoints")])
+    }
+
+    fn inputs(network: Outputs, groups: Outputs) -> Inputs {
+        Inputs::new(BTreeMap::from([
+            (ComponentId::single(network::KIND), network),
+            (ComponentId::single(security_groups::KIND), groups),
+        ]))
+    }
+
+    fn converged() -> EndpointsLive {
+        let tagger = tagger();
+        let endpoint = |id: &str, kind: &str| LiveEndpoint {
+            id: format!("vpce-{id}"),
+            service_name: String::new(),
+            endpoint_type: kind.to_owned(),
+            vpc_id: "vpc-1".to_owned(),
+            state: "available".to_owned(),
+            route_table_ids: BTreeSet::new(),
+            subnet_ids: BTreeSet::new(),
+            security_group_ids: BTreeSet::new(),
+            private_dns: false,
+            tags: tagger.desired(&logical_id(id), &tagger.name(id)),
+        };
+        let s3 = LiveEndpoint {
+            service_name: "com.amazonaws.eu-west-3.s3".to_owned(),
+            route_table_ids: set(&["rtb-private", "rtb-public"]),
+            ..endpoint("s3", "Gateway")
+        };
+        let ecr = LiveEndpoint {
+            service_name: "com.amazonaws.eu-west-3.ecr.api".to_owned(),
+            subnet_ids: set(&["subnet-a", "subnet-b"]),
+            security_group_ids: set(&["sg-endpoints"]),
+            private_dns: true,
+            ..endpoint("ecr-api", "Interface")
+        };
+        EndpointsLive {
+            endpoints: BTreeMap::from([("s3".to_owned(), s3), ("ecr-api".to_owned(), ecr)]),
+        }
+    }
+
+    fn endpoint<'a>(live: &'a mut EndpointsLive, id: &str) -> &'a mut LiveEndpoint {
+        live.endpoints.get_mut(id).unwrap()
+    }
+
+    fn actions(plan: &[Planned<Action>]) -> Vec<Action> {
+        plan.iter().map(|step| step.action.clone()).collect()
+    }
+
+    fn changes(plan: &[Planned<Action>]) -> Vec<Change> {
+        plan.iter().map(|step| step.change.clone()).collect()
+    }
+
+    fn step(change: Change, action: Action) -> Planned<Action> {
+        Planned { change, action }
+    }
+
+    /// One drift scenario: an edit to the converged file or live state, and the
+    /// exact plan it must produce with every input known.
+    struct Case {
+        reason: &'static str,
+        edit: fn(&mut Vec<VpcEndpoint>, &mut EndpointsLive),
+        expected: Vec<Planned<Action>>,
+    }
+
+    fn cases() -> Vec<Case> {
+        vec![
+            Case {
+                reason: "converged endpoints plan nothing",
+                edit: |_, _| {},
+                expected: vec![],
+            },
+            Case {
+                reason: "a route table removed from a gateway endpoint is added back",
+                edit: |_, live| {
+                    endpoint(live, "s3").route_table_ids.remove("rtb-public");
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "vpc-endpoint/s3").field(
+                        "routeTables",
+                        json!(["rtb-private"]),
+                        json!(["rtb-private", "rtb-public"]),
+                    ),
+                    Action::Modify {
+                        endpoint: "s3".to_owned(),
+                        add: Attachments {
+                            route_tables: set(&["rtb-public"]),
+                            ..Attachments::default()
+                        },
+                        remove: Attachments::default(),
+                        private_dns: None,
+                    },
+                )],
+            },
+            Case {
+                reason: "a subnet added by hand to an interface endpoint is removed",
+                edit: |_, live| {
+                    endpoint(live, "ecr-api")
+                        .subnet_ids
+                        .insert("subnet-extra".to_owned());
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "vpc-endpoint/ecr-api").field(
+                        "subnets",
+                        json!(["subnet-a", "subnet-b", "subnet-extra"]),
+                        json!(["subnet-a", "subnet-b"]),
+                    ),
+                    Action::Modify {
+                        endpoint: "ecr-api".to_owned(),
+                        add: Attachments::default(),
+                        remove: Attachments {
+                            subnets: set(&["subnet-extra"]),
+                            ..Attachments::default()
+                        },
+                        private_dns: None,
+                    },
+                )],
+            },
+            Case {
+                reason: "private DNS turned off by hand is turned on again",
+                edit: |_, live| endpoint(live, "ecr-api").private_dns = false,
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "vpc-endpoint/ecr-api").field(
+                        "privateDns",
+                        false,
+                        true,
+                    ),
+                    Action::Modify {
+                        endpoint: "ecr-api".to_owned(),
+                        add: Attachments::default(),
+                        remove: Attachments::default(),
+                        private_dns: Some(true),
+                    },
+                )],
+            },
+            Case {
+                reason: "a new service needs a replacement, which is refused",
+                edit: |desired, _| desired[0].service = "dynamodb".to_owned(),
+                expected: vec![step(
+                    Change::new(ChangeKind::Replace, "vpc-endpoint/s3").field(
+                        "service",
+                        "com.amazonaws.eu-west-3.s3",
+                        "com.amazonaws.eu-west-3.dynamodb",
+                    ),
+                    Action::RefuseReplacement(
+                        "VPC endpoint s3: AWS cannot change an endpoint's service, type or VPC in place"
+                            .to_owned(),
+                    ),
+                )],
+            },
+            Case {
+                reason: "a tag added by hand is removed",
+                edit: |_, live| {
+                    endpoint(live, "s3")
+                        .tags
+                        .insert("owner".to_owned(), "alice".to_owned());
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "vpc-endpoint/s3").field(
+                        "tags.owner",
+                        "alice",
+                        Value::Null,
+                    ),
+                    Action::Retag {
+                        endpoint: "s3".to_owned(),
+                        delta: TagDelta {
+                            set: BTreeMap::new(),
+                            remove: vec!["owner".to_owned()],
+                        },
+                    },
+                )],
+            },
+        ]
+    }
+
+    #[test]
+    fn drift_cases_plan_expected_steps() {
+        let inputs = inputs(network_outputs(), groups_outputs());
+        for case in cases() {
+            let mut desired = desired();
+            let mut live = converged();
+            (case.edit)(&mut desired, &mut live);
+
+            let plan = component(desired).diff(&live, &inputs);
+
+            assert_eq!(
+                actions(&plan),
+                actions(&case.expected),
+                "actions: {}",
+                case.reason
+            );
+            assert_eq!(
+                changes(&plan),
+                changes(&case.expected),
+                "changes: {}",
+                case.reason
+            );
+        }
+    }
+
+    /// Plans with the public route table not created yet: the network has no
+    /// output for it, and the live S3 endpoint is on the private table only.
+    fn plan_with_unknown_route_table() -> Vec<Planned<Action>> {
+        let mut network = network_outputs();
+        network.remove("route-table.public.id");
+        let mut live = converged();
+        endpoint(&mut live, "s3")
+            .route_table_ids
+            .remove("rtb-public");
+        component(desired()).diff(&live, &inputs(network, groups_outputs()))
+    }
+
+    #[test]
+    fn unknown_route_table_shows_known_after_apply() {
+        let plan = plan_with_unknown_route_table();
+        let route_tables = plan
+            .iter()
+            .flat_map(|step| &step.change.fields)
+            .find(|field| field.path == "routeTables")
+            .expect("a routeTables field");
+        assert_eq!(
+            route_tables.desired,
+            json!(["rtb-private", stackd_engine::UNKNOWN_UNTIL_APPLIED])
+        );
+    }
+
+    #[test]
+    fn unknown_route_table_adds_nothing_yet() {
+        let plan = plan_with_unknown_route_table();
+        assert_eq!(
+            actions(&plan),
+            [Action::Modify {
+                endpoint: "s3".to_owned(),
+                add: Attachments::default(),
+                remove: Attachments::default(),
+                private_dns: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_route_table_shows_only_route_tables() {
+        let plan = plan_with_unknown_route_table();
+        let paths: Vec<&str> = plan
+            .iter()
+            .flat_map(|step| &step.change.fields)
+            .map(|field| field.path.as_str())
+            .collect();
+        assert_eq!(paths, ["routeTables"]);
+    }
+
+    #[test]
+    fn missing_endpoint_is_created() {
+        let mut live = converged();
+        live.endpoints.remove("s3");
+        let plan = component(desired()).diff(&live, &inputs(network_outputs(), groups_outputs()));
+        assert_eq!(actions(&plan), [Action::Create("s3".to_owned())]);
+    }
+
+    #[test]
+    fn pending_endpoint_is_progressing() {
+        let mut live = converged();
+        endpoint(&mut live, "ecr-api").state = "pending".to_owned();
+        assert_eq!(
+            component(desired()).readiness(&live),
+            Readiness::Progressing("waiting for vpc-endpoint/ecr-api (pending)".to_owned())
+        );
+    }
 }

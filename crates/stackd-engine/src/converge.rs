@@ -3,7 +3,8 @@
 use crate::graph::Graph;
 use crate::pass::{Mode, PassOptions, PassReport, run_pass};
 use crate::status::Status;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Settings of [`converge`].
 #[derive(Debug, Clone)]
@@ -115,5 +116,124 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
             "stack not converged yet, requeueing"
         );
         tokio::time::sleep(options.requeue_after).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pass::tests::{Failure, Fake, graph};
+
+    // NOTE: tokio's `test-util` feature is not enabled for this crate, so these
+    // tests cannot pause time. They requeue after zero seconds instead, which
+    // runs the next pass at once without sleeping.
+    fn options() -> ConvergeOptions {
+        ConvergeOptions {
+            concurrency: 4,
+            wait: Duration::from_secs(600),
+            requeue_after: Duration::ZERO,
+            max_failed_passes: 3,
+        }
+    }
+
+    async fn converge_one(fake: &Fake, options: &ConvergeOptions) -> ConvergeReport {
+        converge(&graph(vec![fake.node()]), options).await
+    }
+
+    fn last_status(report: &ConvergeReport) -> Status {
+        report.last().components[0].status
+    }
+
+    #[tokio::test]
+    async fn converged_stack_takes_one_pass() {
+        let report = converge_one(&Fake::converged("network"), &options()).await;
+        assert_eq!(report.outcome, Outcome::Converged);
+        assert_eq!(report.passes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn drifted_stack_converges_in_one_pass() {
+        let fake = Fake::drifted("network");
+        let report = converge_one(&fake, &options()).await;
+        assert_eq!(report.outcome, Outcome::Converged);
+        assert_eq!(report.passes.len(), 1);
+        assert_eq!(last_status(&report), Status::Synced);
+    }
+
+    #[tokio::test]
+    async fn progressing_apply_runs_another_pass() {
+        let fake = Fake::drifted("network").with(|state| state.settle_after_apply = 1);
+        let report = converge_one(&fake, &options()).await;
+        assert_eq!(report.outcome, Outcome::Converged);
+        assert_eq!(report.passes.len(), 2);
+        assert_eq!(report.passes[0].components[0].status, Status::Progressing);
+        assert_eq!(last_status(&report), Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn progressing_apply_is_not_applied_again() {
+        let fake = Fake::drifted("network").with(|state| state.settle_after_apply = 1);
+        converge_one(&fake, &options()).await;
+        assert_eq!(fake.applies(), 1);
+    }
+
+    #[tokio::test]
+    async fn never_settling_component_times_out() {
+        let fake = Fake::drifted("network").with(|state| state.settle_after_apply = usize::MAX);
+        let options = ConvergeOptions {
+            wait: Duration::from_millis(20),
+            ..options()
+        };
+        let report = converge_one(&fake, &options).await;
+        assert_eq!(report.outcome, Outcome::TimedOut);
+        assert_eq!(last_status(&report), Status::Progressing);
+        assert_eq!(fake.applies(), 1);
+    }
+
+    #[tokio::test]
+    async fn guard_on_observe_ends_as_refused() {
+        let fake = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Blocked);
+        });
+        let report = converge_one(&fake, &options()).await;
+        assert_eq!(report.outcome, Outcome::Refused);
+        assert_eq!(report.passes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn guard_on_apply_ends_as_refused() {
+        let fake = Fake::drifted("network").with(|state| {
+            state.apply_failure = Some(Failure::Blocked);
+        });
+        // A short wait turns a requeue loop into a TimedOut failure, not a hang.
+        let options = ConvergeOptions {
+            wait: Duration::from_secs(2),
+            ..options()
+        };
+        let report = converge_one(&fake, &options).await;
+        assert_eq!(report.outcome, Outcome::Refused);
+        assert_eq!(report.passes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn repeated_observe_error_fails_after_max_passes() {
+        let fake = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Call);
+        });
+        let report = converge_one(&fake, &options()).await;
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert_eq!(report.passes.len(), 3);
+        assert_eq!(last_status(&report), Status::Error);
+    }
+
+    #[tokio::test]
+    async fn unsupported_only_stack_is_converged() {
+        let unsupported = crate::component::Node::unsupported(
+            crate::component::ComponentId::single("iam"),
+            Vec::new(),
+            vec!["role/app".to_owned()],
+        );
+        let report = converge(&graph(vec![unsupported]), &options()).await;
+        assert_eq!(report.outcome, Outcome::Converged);
     }
 }

@@ -393,3 +393,402 @@ fn summarize(changes: &[Change]) -> String {
     .collect();
     parts.join(", ")
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::change::ChangeKind;
+    use crate::component::{Component, ComponentError, Node, Planned};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+    use tokio::sync::Barrier;
+
+    /// Failure mode of a fake component's call.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Failure {
+        /// A guard stops the component.
+        Blocked,
+        /// The AWS call itself fails.
+        Call,
+    }
+
+    impl Failure {
+        fn error(self, operation: &str) -> ComponentError {
+            match self {
+                Failure::Blocked => ComponentError::Blocked(format!("{operation} is not allowed")),
+                Failure::Call => {
+                    ComponentError::call(operation, std::io::Error::other("connection reset"))
+                }
+            }
+        }
+    }
+
+    /// State that a fake component keeps in place of AWS, with counts of the engine's calls.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeState {
+        /// Live value. The file wants [`Fake::DESIRED`].
+        pub(crate) value: u32,
+        pub(crate) observes: usize,
+        pub(crate) applies: usize,
+        /// Observations that still report the resource as Progressing.
+        pub(crate) settling: usize,
+        /// Value of `settling` after each successful apply. `usize::MAX` never settles.
+        pub(crate) settle_after_apply: usize,
+        pub(crate) observe_failure: Option<Failure>,
+        pub(crate) apply_failure: Option<Failure>,
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct FakeLive {
+        value: u32,
+        progressing: bool,
+    }
+
+    /// An in-memory component with one value to reconcile.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Fake {
+        name: &'static str,
+        needs: Vec<&'static str>,
+        state: Arc<Mutex<FakeState>>,
+        /// A barrier that every observation waits on, so that it completes only
+        /// when the other components sharing it observe at the same time.
+        meeting: Option<Arc<Barrier>>,
+    }
+
+    impl Fake {
+        pub(crate) const DESIRED: u32 = 1;
+
+        /// Creates a fake whose live value already matches the file.
+        pub(crate) fn converged(name: &'static str) -> Self {
+            Fake {
+                name,
+                needs: Vec::new(),
+                state: Arc::new(Mutex::new(FakeState {
+                    value: Self::DESIRED,
+                    ..FakeState::default()
+                })),
+                meeting: None,
+            }
+        }
+
+        /// Creates a fake whose live value differs from the file.
+        pub(crate) fn drifted(name: &'static str) -> Self {
+            let fake = Self::converged(name);
+            fake.state.lock().unwrap().value = 0;
+            fake
+        }
+
+        pub(crate) fn needing(mut self, dependency: &'static str) -> Self {
+            self.needs.push(dependency);
+            self
+        }
+
+        pub(crate) fn meeting(mut self, barrier: Arc<Barrier>) -> Self {
+            self.meeting = Some(barrier);
+            self
+        }
+
+        /// Changes the fake's state before it joins a graph.
+        pub(crate) fn with(self, edit: impl FnOnce(&mut FakeState)) -> Self {
+            edit(&mut self.state.lock().unwrap());
+            self
+        }
+
+        pub(crate) fn observes(&self) -> usize {
+            self.state.lock().unwrap().observes
+        }
+
+        pub(crate) fn applies(&self) -> usize {
+            self.state.lock().unwrap().applies
+        }
+
+        pub(crate) fn node(&self) -> Node {
+            Node::component(self.clone())
+        }
+    }
+
+    #[async_trait]
+    impl Component for Fake {
+        type Live = FakeLive;
+        type Action = u32;
+
+        fn id(&self) -> ComponentId {
+            ComponentId::single(self.name)
+        }
+
+        fn needs(&self) -> Vec<ComponentId> {
+            self.needs
+                .iter()
+                .map(|dependency| ComponentId::single(dependency))
+                .collect()
+        }
+
+        async fn observe(&self) -> Result<FakeLive, ComponentError> {
+            if let Some(meeting) = &self.meeting {
+                // The timeout only keeps a failing test from hanging.
+                let met = tokio::time::timeout(Duration::from_secs(10), meeting.wait()).await;
+                if met.is_err() {
+                    return Err(ComponentError::Unexpected(format!(
+                        "{} observed while no other component did",
+                        self.name
+                    )));
+                }
+            }
+            let mut state = self.state.lock().unwrap();
+            state.observes += 1;
+            if let Some(failure) = state.observe_failure {
+                return Err(failure.error("Describe"));
+            }
+            let progressing = state.settling > 0;
+            state.settling = state.settling.saturating_sub(1);
+            Ok(FakeLive {
+                value: state.value,
+                progressing,
+            })
+        }
+
+        fn diff(&self, live: &FakeLive, _inputs: &Inputs) -> Vec<Planned<u32>> {
+            if live.value == Self::DESIRED {
+                return Vec::new();
+            }
+            let change =
+                Change::new(ChangeKind::Update, "value").field("value", live.value, Self::DESIRED);
+            vec![Planned {
+                change,
+                action: Self::DESIRED,
+            }]
+        }
+
+        async fn apply(
+            &self,
+            _live: &FakeLive,
+            actions: Vec<u32>,
+            _inputs: &Inputs,
+        ) -> Result<(), ComponentError> {
+            let mut state = self.state.lock().unwrap();
+            state.applies += 1;
+            if let Some(failure) = state.apply_failure {
+                return Err(failure.error("Modify"));
+            }
+            if let Some(value) = actions.last() {
+                state.value = *value;
+            }
+            state.settling = state.settle_after_apply;
+            Ok(())
+        }
+
+        fn outputs(&self, live: &FakeLive) -> Outputs {
+            Outputs::from([(format!("{}.value", self.name), live.value.to_string())])
+        }
+
+        fn readiness(&self, live: &FakeLive) -> Readiness {
+            if live.progressing {
+                Readiness::Progressing(format!("{} is settling", self.name))
+            } else {
+                Readiness::Ready
+            }
+        }
+    }
+
+    pub(crate) fn graph(nodes: Vec<Node>) -> Graph {
+        Graph::new(nodes).expect("the test graph is valid")
+    }
+
+    async fn pass(mode: Mode, fakes: &[&Fake]) -> PassReport {
+        let graph = graph(fakes.iter().map(|fake| fake.node()).collect());
+        let options = PassOptions {
+            mode,
+            concurrency: 4,
+        };
+        run_pass(&graph, &options).await
+    }
+
+    fn report_of<'a>(report: &'a PassReport, name: &str) -> &'a ComponentReport {
+        report
+            .component(&ComponentId::single(name))
+            .expect("the component is in the report")
+    }
+
+    #[tokio::test]
+    async fn converged_component_is_ready() {
+        let fake = Fake::converged("network");
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Ready);
+        assert_eq!(network.reason, "live state matches the file");
+    }
+
+    #[tokio::test]
+    async fn converged_component_is_never_applied() {
+        let fake = Fake::converged("network");
+        let report = pass(Mode::Apply, &[&fake]).await;
+        assert_eq!(fake.applies(), 0);
+        assert!(!report_of(&report, "network").applied);
+    }
+
+    #[tokio::test]
+    async fn plan_pass_reports_drift() {
+        let fake = Fake::drifted("network");
+        let report = pass(Mode::Plan, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Drifted);
+        assert_eq!(network.reason, "1 to update");
+        assert_eq!(network.changes.len(), 1);
+        assert!(report.has_changes());
+    }
+
+    #[tokio::test]
+    async fn plan_pass_applies_nothing() {
+        let fake = Fake::drifted("network");
+        let report = pass(Mode::Plan, &[&fake]).await;
+        assert_eq!(fake.applies(), 0);
+        assert!(!report_of(&report, "network").applied);
+    }
+
+    #[tokio::test]
+    async fn apply_pass_applies_and_observes_again() {
+        let fake = Fake::drifted("network");
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(fake.applies(), 1);
+        assert_eq!(fake.observes(), 2);
+        assert!(network.applied);
+    }
+
+    #[tokio::test]
+    async fn apply_pass_reports_synced() {
+        let fake = Fake::drifted("network");
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Synced);
+        assert_eq!(network.reason, "applied 1 to update");
+    }
+
+    #[tokio::test]
+    async fn unsettled_apply_reports_progressing() {
+        let fake = Fake::drifted("network").with(|state| state.settle_after_apply = 1);
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Progressing);
+        assert_eq!(network.reason, "network is settling");
+    }
+
+    #[tokio::test]
+    async fn dependent_of_failed_component_is_blocked() {
+        let network = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Call);
+        });
+        let groups = Fake::drifted("groups").needing("network");
+        let report = pass(Mode::Apply, &[&network, &groups]).await;
+        let blocked = report_of(&report, "groups");
+        assert_eq!(blocked.status, Status::Blocked);
+        assert_eq!(blocked.reason, "waiting: network is Error");
+        assert!(!blocked.refused);
+    }
+
+    #[tokio::test]
+    async fn dependent_of_failed_component_is_not_applied() {
+        let network = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Call);
+        });
+        let groups = Fake::drifted("groups").needing("network");
+        let report = pass(Mode::Apply, &[&network, &groups]).await;
+        assert_eq!(groups.applies(), 0);
+        assert!(!report_of(&report, "groups").applied);
+    }
+
+    #[tokio::test]
+    async fn observe_error_reports_error_with_cause() {
+        let fake = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Call);
+        });
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Error);
+        assert_eq!(network.reason, "Describe failed: connection reset");
+        assert!(!network.refused);
+    }
+
+    #[tokio::test]
+    async fn guard_on_observe_is_blocked_and_refused() {
+        let fake = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Blocked);
+        });
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Blocked);
+        assert_eq!(network.reason, "Describe is not allowed");
+        assert!(network.refused);
+    }
+
+    #[tokio::test]
+    async fn guard_on_apply_is_blocked_and_refused() {
+        let fake = Fake::drifted("network").with(|state| {
+            state.apply_failure = Some(Failure::Blocked);
+        });
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Blocked);
+        assert!(network.refused);
+        assert_eq!(network.changes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn refusal_without_changes_is_not_applied() {
+        let fake = Fake::drifted("network").with(|state| {
+            state.apply_failure = Some(Failure::Blocked);
+        });
+        let report = pass(Mode::Apply, &[&fake]).await;
+        assert!(!report_of(&report, "network").applied);
+    }
+
+    #[tokio::test]
+    async fn independent_components_observe_concurrently() {
+        let meeting = Arc::new(Barrier::new(2));
+        let network = Fake::converged("network").meeting(Arc::clone(&meeting));
+        let buckets = Fake::converged("buckets").meeting(meeting);
+        let report = pass(Mode::Plan, &[&network, &buckets]).await;
+        assert_eq!(report_of(&report, "network").status, Status::Ready);
+        assert_eq!(report_of(&report, "buckets").status, Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn unsupported_node_lists_its_resources() {
+        let unsupported = Node::unsupported(
+            ComponentId::single("iam"),
+            Vec::new(),
+            vec!["role/app".to_owned(), "user/ci".to_owned()],
+        );
+        let report = run_pass(
+            &graph(vec![unsupported]),
+            &PassOptions {
+                mode: Mode::Plan,
+                concurrency: 4,
+            },
+        )
+        .await;
+        let iam = report_of(&report, "iam");
+        assert_eq!(iam.status, Status::Unsupported);
+        assert_eq!(iam.reason, "not supported yet (role/app, user/ci)");
+    }
+
+    #[tokio::test]
+    async fn unsupported_node_is_not_a_change() {
+        let fake = Fake::converged("network");
+        let unsupported = Node::unsupported(
+            ComponentId::single("iam"),
+            Vec::new(),
+            vec!["role/app".to_owned()],
+        );
+        let report = run_pass(
+            &graph(vec![fake.node(), unsupported]),
+            &PassOptions {
+                mode: Mode::Plan,
+                concurrency: 4,
+            },
+        )
+        .await;
+        assert!(!report.has_changes());
+        assert!(report.is_converged());
+    }
+}

@@ -352,18 +352,25 @@ async fn run(
         } => {
             let table_id = ids.get(&ids::route_table(&table))?.to_owned();
             for association_id in disassociate {
-                client
+                let removed = client
                     .disassociate_route_table()
                     .association_id(&association_id)
                     .send()
-                    .await
-                    .map_err(|error| {
-                        ComponentError::call(
+                    .await;
+                match removed {
+                    Ok(_) => tracing::info!(table_id, association_id, "removed subnet association"),
+                    // Another table of this apply may have moved the subnet already,
+                    // which replaces the association and retires its id.
+                    Err(error) if error.code() == Some("InvalidAssociationID.NotFound") => {
+                        tracing::debug!(association_id, "association already gone");
+                    }
+                    Err(error) => {
+                        return Err(ComponentError::call(
                             format!("DisassociateRouteTable {association_id}"),
                             error,
-                        )
-                    })?;
-                tracing::info!(table_id, association_id, "removed subnet association");
+                        ));
+                    }
+                }
             }
             for subnet in associate {
                 let subnet_id = ids.get(&ids::subnet(&subnet))?.to_owned();

@@ -483,3 +483,562 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::AwsClients;
+    use crate::network::{
+        LiveAddress, LiveAssociation, LiveInternetGateway, LiveNatGateway, LiveRouteTable,
+        LiveSubnet, LiveVpc, NetworkComponent,
+    };
+    use stackd_engine::{Component, Readiness};
+    use stackd_spec::model::{NatGateway, RouteTable, Subnet, SubnetTier, Vpc};
+
+    const STACK: &str = "s";
+    const IGW_ID: &str = "igw-main";
+
+    fn tagger() -> Tagger {
+        Tagger::new(STACK, &BTreeMap::new())
+    }
+
+    fn subnet(id: &str, tier: SubnetTier, cidr: &str) -> Subnet {
+        Subnet {
+            id: id.to_owned(),
+            tier,
+            zone: "eu-west-3a".to_owned(),
+            cidr: cidr.parse().unwrap(),
+            map_public_ip_on_launch: tier == SubnetTier::Public,
+        }
+    }
+
+    fn default_route(target: RouteTarget) -> Route {
+        Route {
+            destination: "0.0.0.0/0".parse().unwrap(),
+            target,
+        }
+    }
+
+    /// Builds a network with two subnets, an internet gateway, one NAT gateway
+    /// and two route tables.
+    fn desired() -> Network {
+        Network {
+            vpc: Vpc {
+                cidr: "10.0.0.0/16".parse().unwrap(),
+                enable_dns_support: true,
+                enable_dns_hostnames: true,
+            },
+            subnets: vec![
+                subnet("public-a", SubnetTier::Public, "10.0.0.0/24"),
+                subnet("private-a", SubnetTier::Private, "10.0.1.0/24"),
+            ],
+            internet_gateway: true,
+            nat_gateways: vec![NatGateway {
+                id: "nat-a".to_owned(),
+                subnet: "public-a".to_owned(),
+            }],
+            route_tables: vec![
+                RouteTable {
+                    id: "public".to_owned(),
+                    subnets: vec!["public-a".to_owned()],
+                    routes: vec![default_route(RouteTarget::InternetGateway)],
+                },
+                RouteTable {
+                    id: "private".to_owned(),
+                    subnets: vec!["private-a".to_owned()],
+                    routes: vec![default_route(RouteTarget::NatGateway("nat-a".to_owned()))],
+                },
+            ],
+        }
+    }
+
+    fn subnet_aws_id(subnet: &str) -> String {
+        format!("subnet-{subnet}")
+    }
+
+    fn nat_aws_id(nat: &str) -> String {
+        format!("nat-{nat}")
+    }
+
+    /// Builds the live state that matches `desired` exactly, with AWS ids derived
+    /// from the logical ids (`subnet-public-a`, `rtb-private`, ...).
+    fn converged(desired: &Network, tagger: &Tagger) -> NetworkLive {
+        let vpc = LiveVpc {
+            id: "vpc-main".to_owned(),
+            cidr: desired.vpc.cidr.to_string(),
+            dns_support: desired.vpc.enable_dns_support,
+            dns_hostnames: desired.vpc.enable_dns_hostnames,
+            tags: tagger.desired(ids::VPC, &tagger.name("vpc")),
+        };
+        let subnets = desired
+            .subnets
+            .iter()
+            .map(|subnet| {
+                let logical_id = ids::subnet(&subnet.id);
+                let live = LiveSubnet {
+                    id: subnet_aws_id(&subnet.id),
+                    cidr: subnet.cidr.to_string(),
+                    zone: subnet.zone.clone(),
+                    map_public_ip_on_launch: subnet.map_public_ip_on_launch,
+                    tags: tagger.desired(&logical_id, &tagger.name(&subnet.id)),
+                };
+                (logical_id, live)
+            })
+            .collect();
+        let internet_gateway = desired.internet_gateway.then(|| LiveInternetGateway {
+            id: IGW_ID.to_owned(),
+            attached_vpcs: vec![vpc.id.clone()],
+            tags: tagger.desired(ids::INTERNET_GATEWAY, &tagger.name("igw")),
+        });
+        let addresses = desired
+            .nat_gateways
+            .iter()
+            .map(|nat| {
+                let live = LiveAddress {
+                    allocation_id: format!("eipalloc-{}", nat.id),
+                    tags: tagger.desired(&ids::elastic_ip(&nat.id), &tagger.name(&nat.id)),
+                };
+                (nat.id.clone(), live)
+            })
+            .collect();
+        let nat_gateways = desired
+            .nat_gateways
+            .iter()
+            .map(|nat| {
+                let logical_id = ids::nat_gateway(&nat.id);
+                let live = LiveNatGateway {
+                    id: nat_aws_id(&nat.id),
+                    subnet_id: subnet_aws_id(&nat.subnet),
+                    state: "available".to_owned(),
+                    tags: tagger.desired(&logical_id, &tagger.name(&nat.id)),
+                };
+                (logical_id, live)
+            })
+            .collect();
+        let route_tables = desired
+            .route_tables
+            .iter()
+            .map(|table| {
+                let logical_id = ids::route_table(&table.id);
+                let routes = table
+                    .routes
+                    .iter()
+                    .map(|route| {
+                        let target = match &route.target {
+                            RouteTarget::InternetGateway => {
+                                LiveRouteTarget::InternetGateway(IGW_ID.to_owned())
+                            }
+                            RouteTarget::NatGateway(nat) => {
+                                LiveRouteTarget::NatGateway(nat_aws_id(nat))
+                            }
+                        };
+                        (route.destination.to_string(), target)
+                    })
+                    .collect();
+                let associations = table
+                    .subnets
+                    .iter()
+                    .map(|subnet| LiveAssociation {
+                        id: format!("rtbassoc-{subnet}"),
+                        subnet_id: subnet_aws_id(subnet),
+                    })
+                    .collect();
+                let live = LiveRouteTable {
+                    id: format!("rtb-{}", table.id),
+                    routes,
+                    associations,
+                    tags: tagger.desired(&logical_id, &tagger.name(&table.id)),
+                };
+                (logical_id, live)
+            })
+            .collect();
+        NetworkLive {
+            vpc: Some(vpc),
+            subnets,
+            internet_gateway,
+            addresses,
+            nat_gateways,
+            route_tables,
+        }
+    }
+
+    fn component(desired: Network) -> NetworkComponent {
+        // A client with no credentials and no region: building it sends nothing.
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        NetworkComponent::new(AwsClients::from_config(&config, false), tagger(), desired)
+    }
+
+    fn actions(plan: &[Planned<Action>]) -> Vec<Action> {
+        plan.iter().map(|step| step.action.clone()).collect()
+    }
+
+    fn changes(plan: &[Planned<Action>]) -> Vec<Change> {
+        plan.iter().map(|step| step.change.clone()).collect()
+    }
+
+    fn step(change: Change, action: Action) -> Planned<Action> {
+        Planned { change, action }
+    }
+
+    fn tag_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    fn private_table(live: &mut NetworkLive) -> &mut LiveRouteTable {
+        live.route_tables
+            .get_mut(&ids::route_table("private"))
+            .unwrap()
+    }
+
+    fn public_table(live: &mut NetworkLive) -> &mut LiveRouteTable {
+        live.route_tables
+            .get_mut(&ids::route_table("public"))
+            .unwrap()
+    }
+
+    /// One drift scenario: an edit to the converged file or live state, and the
+    /// exact plan it must produce.
+    struct Case {
+        reason: &'static str,
+        edit: fn(&mut Network, &mut NetworkLive),
+        expected: Vec<Planned<Action>>,
+    }
+
+    fn cases() -> Vec<Case> {
+        let to_nat = default_route(RouteTarget::NatGateway("nat-a".to_owned()));
+        vec![
+            Case {
+                reason: "a converged network plans nothing",
+                edit: |_, _| {},
+                expected: vec![],
+            },
+            Case {
+                reason: "a pending NAT gateway is not a change",
+                edit: |_, live| {
+                    live.nat_gateways
+                        .get_mut(&ids::nat_gateway("nat-a"))
+                        .unwrap()
+                        .state = "pending".to_owned();
+                },
+                expected: vec![],
+            },
+            Case {
+                reason: "a route removed behind our back is created again",
+                edit: |_, live| private_table(live).routes.clear(),
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "route-table/private").field(
+                        "routes[0.0.0.0/0]",
+                        Value::Null,
+                        "nat-gateway/nat-a",
+                    ),
+                    Action::CreateRoute {
+                        table: "private".to_owned(),
+                        route: to_nat.clone(),
+                    },
+                )],
+            },
+            Case {
+                reason: "a route pointing elsewhere is replaced",
+                edit: |_, live| {
+                    private_table(live).routes.insert(
+                        "0.0.0.0/0".to_owned(),
+                        LiveRouteTarget::InternetGateway(IGW_ID.to_owned()),
+                    );
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "route-table/private").field(
+                        "routes[0.0.0.0/0]",
+                        "internet-gateway",
+                        "nat-gateway/nat-a",
+                    ),
+                    Action::ReplaceRoute {
+                        table: "private".to_owned(),
+                        route: to_nat,
+                    },
+                )],
+            },
+            Case {
+                reason: "a route added by hand is deleted",
+                edit: |_, live| {
+                    public_table(live).routes.insert(
+                        "192.168.0.0/16".to_owned(),
+                        LiveRouteTarget::Other("pcx-1".to_owned()),
+                    );
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "route-table/public").field(
+                        "routes[192.168.0.0/16]",
+                        "pcx-1",
+                        Value::Null,
+                    ),
+                    Action::DeleteRoute {
+                        table: "public".to_owned(),
+                        destination: "192.168.0.0/16".to_owned(),
+                    },
+                )],
+            },
+            Case {
+                reason: "a subnet tag changed by hand is set back",
+                edit: |_, live| {
+                    live.subnets
+                        .get_mut(&ids::subnet("public-a"))
+                        .unwrap()
+                        .tags
+                        .insert("Name".to_owned(), "renamed".to_owned());
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "subnet/public-a").field(
+                        "tags.Name",
+                        "renamed",
+                        "s-public-a",
+                    ),
+                    Action::Retag {
+                        logical_id: "subnet/public-a".to_owned(),
+                        delta: TagDelta {
+                            set: tag_map(&[("Name", "s-public-a")]),
+                            remove: Vec::new(),
+                        },
+                    },
+                )],
+            },
+            Case {
+                reason: "a tag added by hand is removed",
+                edit: |_, live| {
+                    let vpc = live.vpc.as_mut().unwrap();
+                    vpc.tags.insert("owner".to_owned(), "alice".to_owned());
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "vpc").field(
+                        "tags.owner",
+                        "alice",
+                        Value::Null,
+                    ),
+                    Action::Retag {
+                        logical_id: "vpc".to_owned(),
+                        delta: TagDelta {
+                            set: BTreeMap::new(),
+                            remove: vec!["owner".to_owned()],
+                        },
+                    },
+                )],
+            },
+            Case {
+                reason: "a new VPC CIDR needs a replacement, which is refused",
+                edit: |desired, _| desired.vpc.cidr = "10.1.0.0/16".parse().unwrap(),
+                expected: vec![step(
+                    Change::new(ChangeKind::Replace, "vpc").field(
+                        "cidr",
+                        "10.0.0.0/16",
+                        "10.1.0.0/16",
+                    ),
+                    Action::RefuseReplacement {
+                        logical_id: "vpc".to_owned(),
+                        reason: "the VPC's CIDR cannot change in place \
+                                 (10.0.0.0/16 in AWS, 10.1.0.0/16 in the file)"
+                            .to_owned(),
+                    },
+                )],
+            },
+            Case {
+                reason: "a subnet moved to another zone needs a replacement, which is refused",
+                edit: |desired, _| desired.subnets[0].zone = "eu-west-3b".to_owned(),
+                expected: vec![step(
+                    Change::new(ChangeKind::Replace, "subnet/public-a").field(
+                        "zone",
+                        "eu-west-3a",
+                        "eu-west-3b",
+                    ),
+                    Action::RefuseReplacement {
+                        logical_id: "subnet/public-a".to_owned(),
+                        reason: "subnet public-a cannot move to another CIDR or zone in place; \
+                                 remove it from the file and add a new one"
+                            .to_owned(),
+                    },
+                )],
+            },
+            Case {
+                reason: "DNS host names turned off by hand are turned on again",
+                edit: |_, live| live.vpc.as_mut().unwrap().dns_hostnames = false,
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "vpc").field("enableDnsHostnames", false, true),
+                    Action::SetDnsHostnames(true),
+                )],
+            },
+            Case {
+                reason: "a detached internet gateway is attached again",
+                edit: |_, live| {
+                    live.internet_gateway
+                        .as_mut()
+                        .unwrap()
+                        .attached_vpcs
+                        .clear();
+                },
+                expected: vec![step(
+                    Change::new(ChangeKind::Update, "internet-gateway").field(
+                        "attachedTo",
+                        json!([]),
+                        "vpc",
+                    ),
+                    Action::AttachInternetGateway,
+                )],
+            },
+            Case {
+                reason: "a subnet associated with another table is moved back",
+                edit: |_, live| {
+                    public_table(live).associations.clear();
+                    private_table(live).associations.push(LiveAssociation {
+                        id: "rtbassoc-moved".to_owned(),
+                        subnet_id: subnet_aws_id("public-a"),
+                    });
+                },
+                expected: vec![
+                    step(
+                        Change::new(ChangeKind::Update, "route-table/public").field(
+                            "subnets",
+                            json!([]),
+                            json!(["subnet/public-a"]),
+                        ),
+                        Action::SetAssociations {
+                            table: "public".to_owned(),
+                            associate: vec!["public-a".to_owned()],
+                            disassociate: Vec::new(),
+                        },
+                    ),
+                    step(
+                        Change::new(ChangeKind::Update, "route-table/private").field(
+                            "subnets",
+                            json!(["subnet/private-a", "subnet/public-a"]),
+                            json!(["subnet/private-a"]),
+                        ),
+                        Action::SetAssociations {
+                            table: "private".to_owned(),
+                            associate: Vec::new(),
+                            disassociate: vec!["rtbassoc-moved".to_owned()],
+                        },
+                    ),
+                ],
+            },
+        ]
+    }
+
+    #[test]
+    fn drift_cases_plan_expected_steps() {
+        let tagger = tagger();
+        for case in cases() {
+            let mut desired = desired();
+            let mut live = converged(&desired, &tagger);
+            (case.edit)(&mut desired, &mut live);
+
+            let plan = diff(&desired, &tagger, &live);
+
+            assert_eq!(
+                actions(&plan),
+                actions(&case.expected),
+                "actions: {}",
+                case.reason
+            );
+            assert_eq!(
+                changes(&plan),
+                changes(&case.expected),
+                "changes: {}",
+                case.reason
+            );
+        }
+    }
+
+    #[test]
+    fn empty_live_creates_in_aws_order() {
+        let plan = diff(&desired(), &tagger(), &NetworkLive::default());
+        let to_internet = default_route(RouteTarget::InternetGateway);
+        let to_nat = default_route(RouteTarget::NatGateway("nat-a".to_owned()));
+        let expected = [
+            Action::CreateVpc,
+            Action::SetDnsHostnames(true),
+            Action::CreateSubnet("public-a".to_owned()),
+            Action::SetMapPublicIpOnLaunch {
+                subnet: "public-a".to_owned(),
+                value: true,
+            },
+            Action::CreateSubnet("private-a".to_owned()),
+            Action::CreateInternetGateway,
+            Action::AttachInternetGateway,
+            Action::AllocateAddress {
+                nat_gateway: "nat-a".to_owned(),
+            },
+            Action::CreateNatGateway("nat-a".to_owned()),
+            Action::CreateRouteTable("public".to_owned()),
+            Action::CreateRoute {
+                table: "public".to_owned(),
+                route: to_internet,
+            },
+            Action::SetAssociations {
+                table: "public".to_owned(),
+                associate: vec!["public-a".to_owned()],
+                disassociate: Vec::new(),
+            },
+            Action::CreateRouteTable("private".to_owned()),
+            Action::CreateRoute {
+                table: "private".to_owned(),
+                route: to_nat,
+            },
+            Action::SetAssociations {
+                table: "private".to_owned(),
+                associate: vec!["private-a".to_owned()],
+                disassociate: Vec::new(),
+            },
+        ];
+        assert_eq!(actions(&plan), expected);
+    }
+
+    #[test]
+    fn empty_live_plans_only_creations() {
+        let plan = diff(&desired(), &tagger(), &NetworkLive::default());
+        let not_create: Vec<&Change> = plan
+            .iter()
+            .map(|step| &step.change)
+            .filter(|change| change.kind != ChangeKind::Create)
+            .collect();
+        assert_eq!(not_create, Vec::<&Change>::new());
+    }
+
+    #[test]
+    fn empty_live_shows_new_vpc_fields() {
+        let plan = diff(&desired(), &tagger(), &NetworkLive::default());
+        let paths: Vec<&str> = plan[0]
+            .change
+            .fields
+            .iter()
+            .map(|field| field.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            ["tags", "cidr", "enableDnsSupport", "enableDnsHostnames"]
+        );
+    }
+
+    #[test]
+    fn pending_nat_gateway_is_progressing() {
+        let component = component(desired());
+        let mut live = converged(&desired(), &tagger());
+        live.nat_gateways
+            .get_mut(&ids::nat_gateway("nat-a"))
+            .unwrap()
+            .state = "pending".to_owned();
+        assert_eq!(
+            component.readiness(&live),
+            Readiness::Progressing("waiting for nat-gateway/nat-a to become available".to_owned())
+        );
+    }
+
+    #[test]
+    fn available_nat_gateway_is_ready() {
+        let component = component(desired());
+        let live = converged(&desired(), &tagger());
+        assert_eq!(component.readiness(&live), Readiness::Ready);
+    }
+}
