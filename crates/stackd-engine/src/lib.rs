@@ -13,6 +13,7 @@ mod component;
 mod converge;
 mod graph;
 mod pass;
+mod requeue;
 mod status;
 
 pub use change::{Change, ChangeKind, FieldDiff, UNKNOWN_UNTIL_APPLIED};
@@ -22,4 +23,5 @@ pub use component::{
 pub use converge::{ConvergeOptions, ConvergeReport, Outcome, converge};
 pub use graph::{Graph, GraphError};
 pub use pass::{ComponentReport, Mode, PassOptions, PassReport, run_pass};
+pub use requeue::{Requeue, RequeuePolicy, RequeueReason, jitter, pass_failed};
 pub use status::Status;

@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,6 +49,12 @@ pub enum Command {
     /// resource owned by someone else, a replacement not allowed), 4 not converged
     /// within --wait.
     Reconcile(ReconcileArgs),
+    /// Print the status of a running daemon (`stackd reconcile` without --once),
+    /// read from its /status endpoint.
+    ///
+    /// Exit codes: 0 every component is converged, 1 otherwise or when the
+    /// daemon cannot be reached.
+    Status(StatusArgs),
     /// Print the JSON Schema of the desired-state file, for editors.
     Schema,
 }
@@ -84,8 +91,12 @@ pub struct PlanArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Aligned text for a terminal.
     Human,
+    /// One JSON document, described by docs/plan.schema.json.
     Json,
+    /// GitHub-flavoured Markdown, for a pull request comment or a CI step summary.
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +108,22 @@ pub struct ReconcileArgs {
     /// Run until converged (or --wait runs out) and exit, instead of running as a daemon.
     #[arg(long)]
     pub once: bool,
+    /// Daemon: time between two passes while the stack is converged, such as
+    /// 60s. Each wait is spread by ±10 %.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub interval: Duration,
+    /// Daemon: address of the HTTP endpoints /healthz, /readyz, /status and
+    /// /metrics. They have no authentication, so only loopback addresses are
+    /// accepted unless --listen-any is given.
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDRESS:PORT")]
+    pub listen: SocketAddr,
+    /// Daemon: accept a --listen address that is not loopback, such as 0.0.0.0:9464.
+    #[arg(long)]
+    pub listen_any: bool,
+    /// Daemon: time allowed for the pass in flight to finish after SIGTERM or
+    /// SIGINT, such as 30s. A second signal exits at once with code 130.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub shutdown_timeout: Duration,
     /// Maximum time to wait for AWS to converge, such as 90s, 10m or 1h.
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     pub wait: Duration,
@@ -106,6 +133,24 @@ pub struct ReconcileArgs {
     /// Format of the report on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The daemon's --listen address.
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDRESS:PORT")]
+    pub address: SocketAddr,
+    /// Format of the status on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Human)]
+    pub output: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// An aligned table, one row per component.
+    Human,
+    /// The /status document as the daemon returned it.
+    Json,
 }
 
 /// Parses a duration written as a number and a unit: ms, s, m or h.

@@ -1,8 +1,10 @@
 //! The subcommands: each loads the file, runs the engine and returns an exit code.
 
 use crate::cli::{AwsArgs, Cli, Command, FileArgs, OutputFormat, PlanArgs, ReconcileArgs};
+use crate::markdown;
+use crate::plan_document::PlanDocument;
 use crate::render;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use stackd_aws::{AwsClients, ClientOptions, build_graph};
 use stackd_engine::{ConvergeOptions, Graph, Mode, Outcome, PassOptions, converge, run_pass};
 use stackd_spec::Loaded;
@@ -24,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => validate(&args),
         Command::Plan(args) => plan(&args).await,
         Command::Reconcile(args) => reconcile(&args).await,
+        Command::Status(args) => crate::daemon::print_status(&args).await,
         Command::Schema => {
             println!(
                 "{}",
@@ -59,7 +62,7 @@ fn load(args: &FileArgs) -> anyhow::Result<Option<Loaded>> {
 
 /// Checks that the files the desired state names (public keys for signed URLs)
 /// exist, because the spec crate does no IO.
-fn check_referenced_files(file: &Path, loaded: &Loaded) -> Result<(), String> {
+pub(crate) fn check_referenced_files(file: &Path, loaded: &Loaded) -> Result<(), String> {
     let folder = file.parent().unwrap_or_else(|| Path::new("."));
     let mut missing = Vec::new();
     for distribution in &loaded.stack.distributions {
@@ -109,7 +112,7 @@ fn validate(args: &FileArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Graph> {
+pub(crate) async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Graph> {
     let options = ClientOptions {
         region: loaded.stack.region.clone(),
         endpoint_url: aws.endpoint_url.clone(),
@@ -130,7 +133,16 @@ async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
     let report = run_pass(&graph, &options).await;
     match args.output {
         OutputFormat::Human => print!("{}", render::plan(&loaded.stack, &report)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => {
+            let document = PlanDocument::new(&loaded.stack.name, &loaded.stack.region, &report);
+            println!("{}", serde_json::to_string_pretty(&document)?);
+        }
+        OutputFormat::Markdown => {
+            print!(
+                "{}",
+                markdown::plan(&loaded.stack.name, &loaded.stack.region, &report)
+            );
+        }
     }
     let failed = report.components.iter().any(|component| {
         matches!(
@@ -149,8 +161,7 @@ async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
 
 async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     if !args.once {
-        // TODO: the daemon (interval loop, reload, health endpoints, systemd notify).
-        bail!("the daemon mode is not available yet; run `stackd reconcile -f FILE --once`");
+        return crate::daemon::run(args).await;
     }
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
@@ -165,7 +176,18 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     let report = converge(&graph, &options).await;
     match args.output {
         OutputFormat::Human => print!("{}", render::reconcile(&loaded.stack, &report)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report.passes)?),
+        // The last pass holds the final status of every component.
+        OutputFormat::Json => {
+            let document =
+                PlanDocument::new(&loaded.stack.name, &loaded.stack.region, report.last());
+            println!("{}", serde_json::to_string_pretty(&document)?);
+        }
+        OutputFormat::Markdown => {
+            print!(
+                "{}",
+                markdown::plan(&loaded.stack.name, &loaded.stack.region, report.last())
+            );
+        }
     }
     Ok(match report.outcome {
         Outcome::Converged => EXIT_OK,

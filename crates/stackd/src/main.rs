@@ -6,6 +6,9 @@
 
 mod cli;
 mod commands;
+mod daemon;
+mod markdown;
+mod plan_document;
 mod render;
 
 use clap::Parser;

@@ -451,3 +451,39 @@ fn invalid_files_never_reach_aws() {
     }
     assert_eq!(emulator.calls(), Vec::new(), "no invalid file reached AWS");
 }
+
+#[test]
+fn json_plan_matches_documented_schema() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let file = config_file();
+    let output = stackd(
+        &emulator,
+        &["plan", "-f", file.to_str().unwrap(), "--output", "json"],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "plan of an empty emulator: {}",
+        describe(&output)
+    );
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the plan is JSON");
+
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plan.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap())
+            .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&document)
+        .map(|error| error.to_string())
+        .collect();
+    assert_eq!(
+        errors,
+        Vec::<String>::new(),
+        "the plan matches docs/plan.schema.json"
+    );
+
+    assert_eq!(document["hasChanges"], true);
+    assert_eq!(document["stack"], STACK);
+}
