@@ -20,8 +20,10 @@ pub struct ClientOptions {
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl AwsClients {
@@ -54,8 +56,10 @@ impl AwsClients {
             .build();
         AwsClients {
             ec2: aws_sdk_ec2::Client::new(config),
+            elasticache: aws_sdk_elasticache::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
         }
     }
 }

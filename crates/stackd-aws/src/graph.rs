@@ -2,12 +2,14 @@
 //! the kinds stackd cannot reconcile yet listed as unsupported.
 
 use crate::buckets::BucketComponent;
+use crate::caches::CacheComponent;
 use crate::clients::AwsClients;
+use crate::iam::{IamComponent, TemplateValues};
 use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{buckets, network, security_groups, vpc_endpoints};
+use crate::{buckets, caches, iam, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 
@@ -47,21 +49,27 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         )));
     }
 
+    let iam = &stack.iam;
+    let iam_id = ComponentId::single(iam::KIND);
+    if !iam.roles.is_empty() || !iam.users.is_empty() {
+        nodes.push(Node::component(IamComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            iam,
+            &TemplateValues::from_stack(stack),
+        )));
+    }
+
     // Kinds without a reconciler yet: listed with their resources and their
     // dependencies, so the plan shows them and the graph keeps its final shape.
-    let iam = &stack.iam;
-    if !iam.roles.is_empty() || !iam.users.is_empty() {
-        let resources = iam
-            .roles
-            .iter()
-            .map(|role| format!("role/{}", role.id))
-            .chain(iam.users.iter().map(|user| format!("user/{}", user.id)))
-            .collect();
-        nodes.push(Node::unsupported(
-            ComponentId::single("iam"),
-            Vec::new(),
-            resources,
-        ));
+    for user in &iam.users {
+        if let Some(secret) = &user.access_key_secret {
+            nodes.push(Node::unsupported(
+                ComponentId::named("access-key", &user.id),
+                vec![iam_id.clone()],
+                vec![format!("secret/{secret}")],
+            ));
+        }
     }
     let compute = &stack.compute;
     let compute_resources: Vec<String> = compute
@@ -90,7 +98,7 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
     if !compute_resources.is_empty() {
         let mut needs = vec![network_id.clone(), groups_id.clone()];
         if !iam.roles.is_empty() {
-            needs.push(ComponentId::single("iam"));
+            needs.push(iam_id.clone());
         }
         nodes.push(Node::unsupported(
             ComponentId::single("compute"),
@@ -117,11 +125,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         ));
     }
     for cache in &stack.caches {
-        nodes.push(Node::unsupported(
-            ComponentId::named("cache", &cache.id),
-            vec![network_id.clone(), groups_id.clone()],
-            Vec::new(),
-        ));
+        nodes.push(Node::component(CacheComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            cache.clone(),
+        )));
     }
     for service in &stack.services {
         let mut needs = vec![
@@ -139,7 +147,7 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             stack
                 .caches
                 .iter()
-                .map(|cache| ComponentId::named("cache", &cache.id)),
+                .map(|cache| ComponentId::named(caches::KIND, &cache.id)),
         );
         nodes.push(Node::unsupported(
             ComponentId::named("service", &service.id),

@@ -5,9 +5,11 @@
 //! never see YAML: they read the model of `stackd-spec`.
 
 mod buckets;
+mod caches;
 mod clients;
 mod ec2;
 mod graph;
+mod iam;
 mod network;
 mod security_groups;
 mod tags;

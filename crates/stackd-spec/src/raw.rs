@@ -776,12 +776,25 @@ pub struct ServerlessCache {
     pub id: String,
     pub name: String,
     pub engine: CacheEngine,
-    /// A number in a string, such as `"8"`.
+    /// A number in a string, such as `"8"`, or `"1.6"` for Memcached. stackd upgrades
+    /// a live cache to a higher version in place; `plan` shows a downgrade as a
+    /// replacement, and `reconcile` refuses it.
     pub major_version: String,
     pub subnets: Vec<String>,
     #[serde(default)]
     pub security_groups: Vec<String>,
     pub limits: Option<CacheUsageLimits>,
+    /// Days that ElastiCache keeps automatic snapshots, 0 to 35. Omitted, stackd leaves
+    /// the cache's value as it is.
+    pub snapshot_retention_limit: Option<u32>,
+    /// UTC time of the daily snapshot, as `HH:MM`. Omitted, stackd leaves the cache's
+    /// value as it is.
+    pub daily_snapshot_time: Option<String>,
+    /// Whether stackd keeps the cache when it leaves the file. Defaults to true.
+    #[serde(default = "default_true")]
+    pub retain: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -795,8 +808,14 @@ pub enum CacheEngine {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CacheUsageLimits {
+    /// GB, 1 to 5000. Omitted, data storage is unlimited.
     pub data_storage_max_gb: Option<u32>,
+    /// GB, 1 to 5000, at most `dataStorageMaxGb`.
+    pub data_storage_min_gb: Option<u32>,
+    /// ECPU per second, 1000 to 15000000. Omitted, ECPU per second is unlimited.
     pub ecpu_per_second_max: Option<u32>,
+    /// ECPU per second, 1000 to 15000000, at most `ecpuPerSecondMax`.
+    pub ecpu_per_second_min: Option<u32>,
 }
 
 fn default_true() -> bool {

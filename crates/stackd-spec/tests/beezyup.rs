@@ -311,6 +311,11 @@ fn cache_is_read() {
     assert_eq!(cache.major_version, "8");
     assert_eq!(cache.limits.data_storage_max_gb, Some(5));
     assert_eq!(cache.limits.ecpu_per_second_max, Some(5000));
+    assert_eq!(cache.limits.ecpu_per_second_min, None);
+    assert!(
+        cache.retain,
+        "a cache is retained unless the file says otherwise"
+    );
 }
 
 #[test]

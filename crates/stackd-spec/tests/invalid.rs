@@ -76,6 +76,10 @@ const CASES: &[Case] = &[
     case("cache_interpolation_not_found", 78, 27, "spec.services[0].taskDefinition.containers[0].environment.REDIS_HOST", "cache \"mian\" not found"),
     case("interpolation_unknown_form", 78, 27, "spec.services[0].taskDefinition.containers[0].environment.REDIS_HOST", "unknown interpolation \"${cache:main.host}\""),
     case("cache_major_version", 83, 21, "spec.caches[0].majorVersion", "invalid major version \"eight\""),
+    case("cache_major_version_minor", 83, 21, "spec.caches[0].majorVersion", "invalid major version \"7.1\" for valkey"),
+    case("cache_limit_minimum_above_maximum", 87, 27, "spec.caches[0].limits.dataStorageMinGb", "dataStorageMinGb 10 is greater than dataStorageMaxGb 5"),
+    case("cache_snapshot_retention", 85, 31, "spec.caches[0].snapshotRetentionLimit", "snapshotRetentionLimit 40 is out of range"),
+    case("cache_daily_snapshot_time", 85, 26, "spec.caches[0].dailySnapshotTime", "invalid daily snapshot time \"3am\""),
     // APIs, buckets, IAM and distributions
     case("listener_not_found", 41, 19, "spec.apis[0].integration.listener", "listener \"api/tcp-81\" not found, did you mean \"api/tcp-80\"?"),
     case("cors_origin_trailing_slash", 35, 24, "spec.apis[0].cors.allowOrigins[0]", "not even a trailing /"),

@@ -1,9 +1,10 @@
 """AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
 
-Patched so far: the root element of S3 GetBucketVersioning responses.
-Planned: ElastiCache Serverless (CreateServerlessCache and friends), API
-Gateway v2 UpdateStage and the read-back of CloudFront origin access
-controls. ``install()`` runs once, before the server builds its WSGI app,
+Patched so far: the root element of S3 GetBucketVersioning responses, the
+AWS managed IAM policies, which moto leaves out unless configured to load them,
+and ElastiCache Serverless, which module ``elasticache_serverless`` adds and
+whose docstring lists the AWS behaviour it reproduces. Planned: API Gateway
+v2 UpdateStage and the read-back of CloudFront origin access controls. ``install()`` runs once, before the server builds its WSGI app,
 so a patch made here is in place for every request.
 
 Known gaps of moto 5.2.5 that are not patched yet, and that no test relies on:
@@ -48,6 +49,8 @@ as ``moto.<service>.models.<service>_backends[account_id][region]``.
 
 from __future__ import annotations
 
+from . import elasticache_serverless
+
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -81,6 +84,22 @@ def _patch_s3_versioning_root() -> None:
     S3Response.get_bucket_versioning = get_bucket_versioning
 
 
+def _load_iam_aws_managed_policies() -> None:
+    """Make AttachRolePolicy accept AWS managed policies, as AWS does.
+
+    moto 5.2.5 loads the ``arn:aws:iam::aws:policy/...`` policies only when its
+    ``iam.load_aws_managed_policies`` setting is true (default false), and
+    otherwise returns NoSuchEntity when one is attached. It reads the setting
+    when an account's IAM backend is first built, so it must be set before any
+    request.
+    """
+    from moto.core.config import default_user_config
+
+    default_user_config["iam"]["load_aws_managed_policies"] = True
+
+
 def install() -> None:
     """Patch moto with stackd's extensions."""
     _patch_s3_versioning_root()
+    _load_iam_aws_managed_policies()
+    elasticache_serverless.install()

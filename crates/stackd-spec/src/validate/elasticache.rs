@@ -1,5 +1,7 @@
 //! Checks of ElastiCache Serverless caches.
 
+use std::collections::BTreeMap;
+
 use super::{Context, Index, check_ids, check_unique_names, values};
 use crate::model;
 use crate::path;
@@ -12,8 +14,13 @@ const DATA_STORAGE_GB: std::ops::RangeInclusive<u32> = 1..=5_000;
 /// ECPU per second limit range of a serverless cache.
 const ECPU_PER_SECOND: std::ops::RangeInclusive<u32> = 1_000..=15_000_000;
 
+/// Maximum snapshot retention of a serverless cache, in days, as the ElastiCache API
+/// reference states for `SnapshotRetentionLimit`.
+const MAX_SNAPSHOT_RETENTION_DAYS: u32 = 35;
+
 pub(super) fn caches(
     raw: &[raw::ServerlessCache],
+    stack_tags: &BTreeMap<String, String>,
     network: &model::Network,
     index: &Index,
     context: &mut Context<'_>,
@@ -60,13 +67,27 @@ pub(super) fn caches(
             Some((major, minor)) => is_number(major) && is_number(minor),
             None => is_number(version),
         };
+        let version_path = path::join_key(&at, "majorVersion");
         if !version_ok {
             context
                 .error(
-                    &path::join_key(&at, "majorVersion"),
+                    &version_path,
                     format!("invalid major version \"{version}\""),
                 )
                 .set_help("write the major version as a quoted number, such as \"8\"");
+        } else if engine != model::CacheEngine::Memcached && version.contains('.') {
+            context
+                .error(
+                    &version_path,
+                    format!(
+                        "invalid major version \"{version}\" for {}",
+                        engine.as_str()
+                    ),
+                )
+                .set_help(format!(
+                    "{} major versions are whole numbers, such as \"8\"",
+                    engine.as_str()
+                ));
         }
 
         let subnets_path = path::join_key(&at, "subnets");
@@ -124,16 +145,104 @@ pub(super) fn caches(
                         "GB",
                     );
                     check_range(
+                        "dataStorageMinGb",
+                        limits.data_storage_min_gb,
+                        &DATA_STORAGE_GB,
+                        "GB",
+                    );
+                    check_range(
                         "ecpuPerSecondMax",
                         limits.ecpu_per_second_max,
                         &ECPU_PER_SECOND,
                         "ECPU per second",
                     );
+                    check_range(
+                        "ecpuPerSecondMin",
+                        limits.ecpu_per_second_min,
+                        &ECPU_PER_SECOND,
+                        "ECPU per second",
+                    );
+                    for (minimum_field, minimum, maximum_field, maximum) in [
+                        (
+                            "dataStorageMinGb",
+                            limits.data_storage_min_gb,
+                            "dataStorageMaxGb",
+                            limits.data_storage_max_gb,
+                        ),
+                        (
+                            "ecpuPerSecondMin",
+                            limits.ecpu_per_second_min,
+                            "ecpuPerSecondMax",
+                            limits.ecpu_per_second_max,
+                        ),
+                    ] {
+                        if let (Some(minimum), Some(maximum)) = (minimum, maximum)
+                            && minimum > maximum
+                        {
+                            context
+                                .error(
+                                    &path::join_key(&limits_path, minimum_field),
+                                    format!(
+                                        "{minimum_field} {minimum} is greater than {maximum_field} {maximum}"
+                                    ),
+                                )
+                                .set_help(format!(
+                                    "lower {minimum_field} or raise {maximum_field}"
+                                ));
+                        }
+                    }
                     model::CacheUsageLimits {
                         data_storage_max_gb: limits.data_storage_max_gb,
+                        data_storage_min_gb: limits.data_storage_min_gb,
                         ecpu_per_second_max: limits.ecpu_per_second_max,
+                        ecpu_per_second_min: limits.ecpu_per_second_min,
                     }
                 });
+
+        if let Some(days) = cache.snapshot_retention_limit
+            && days > MAX_SNAPSHOT_RETENTION_DAYS
+        {
+            context
+                .error(
+                    &path::join_key(&at, "snapshotRetentionLimit"),
+                    format!("snapshotRetentionLimit {days} is out of range"),
+                )
+                .set_help(format!(
+                    "write 0 to {MAX_SNAPSHOT_RETENTION_DAYS} days; 0 turns automatic snapshots off"
+                ));
+        }
+        if let Some(time) = &cache.daily_snapshot_time
+            && !is_time_of_day(time)
+        {
+            context
+                .error(
+                    &path::join_key(&at, "dailySnapshotTime"),
+                    format!("invalid daily snapshot time \"{time}\""),
+                )
+                .set_help("write a UTC time as HH:MM, such as \"03:00\"");
+        }
+
+        // The cache carries the stack's tags, its own and stackd's Name tag, and
+        // stackd adds its two identity tags to those.
+        let tags_path = path::join_key(&at, "tags");
+        values::check_tags(context, &tags_path, &cache.tags, values::MAX_USER_TAGS);
+        let mut all_tags = stack_tags.clone();
+        all_tags.extend(cache.tags.clone());
+        all_tags.insert("Name".to_owned(), String::new());
+        if all_tags.len() > values::MAX_USER_TAGS && cache.tags.len() <= values::MAX_USER_TAGS {
+            context
+                .error(
+                    &tags_path,
+                    format!(
+                        "with the stack's tags and the Name tag, the cache has {} tags",
+                        all_tags.len()
+                    ),
+                )
+                .set_help(format!(
+                    "AWS allows 50 tags and stackd adds 2, so at most {} remain, Name included",
+                    values::MAX_USER_TAGS
+                ));
+        }
 
         caches.push(model::ServerlessCache {
             id: cache.id.clone(),
@@ -143,6 +252,10 @@ pub(super) fn caches(
             subnets: cache.subnets.clone(),
             security_groups: cache.security_groups.clone(),
             limits,
+            snapshot_retention_limit: cache.snapshot_retention_limit,
+            daily_snapshot_time: cache.daily_snapshot_time.clone(),
+            retain: cache.retain,
+            tags: cache.tags.clone(),
         });
     }
     caches
@@ -150,4 +263,35 @@ pub(super) fn caches(
 
 fn is_number(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Returns whether `text` is a 24-hour time of day written `HH:MM`.
+fn is_time_of_day(text: &str) -> bool {
+    let Some((hours, minutes)) = text.split_once(':') else {
+        return false;
+    };
+    let two_digits = |part: &str| part.len() == 2 && is_number(part);
+    two_digits(hours)
+        && two_digits(minutes)
+        && hours.parse::<u32>().is_ok_and(|hours| hours < 24)
+        && minutes.parse::<u32>().is_ok_and(|minutes| minutes < 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_of_day_accepts_hh_mm() {
+        for time in ["00:00", "03:30", "23:59"] {
+            assert!(is_time_of_day(time), "{time}");
+        }
+    }
+
+    #[test]
+    fn time_of_day_rejects_other_forms() {
+        for time in ["3:00", "24:00", "12:60", "12-00", "12:00:00", "", "ab:cd"] {
+            assert!(!is_time_of_day(time), "{time}");
+        }
+    }
 }

@@ -53,7 +53,7 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
     let apis = api_gateway::apis(&spec.apis, &index, context);
     let buckets = s3::buckets(&spec.buckets, &envelope.tags, context);
     let distributions = cloudfront::distributions(&spec.distributions, &index, context);
-    let caches = elasticache::caches(&spec.caches, &network, &index, context);
+    let caches = elasticache::caches(&spec.caches, &envelope.tags, &network, &index, context);
 
     let stack = model::Stack {
         name: envelope.name,
