@@ -88,6 +88,18 @@ pub async fn update_tags(
     Ok(())
 }
 
+/// Returns a resource's `stackd:id` when its `stackd:stack` names this stack.
+///
+/// Describe calls filter on the stack tag, but the result is checked again here:
+/// an emulator or a future API that ignores a filter must never hand stackd
+/// another stack's resources.
+pub fn stack_logical_id(tags: &[Tag], stack: &str) -> Option<String> {
+    if tag_value(tags, STACK_TAG) != Some(stack) {
+        return None;
+    }
+    tag_value(tags, crate::tags::ID_TAG).map(str::to_owned)
+}
+
 /// Groups resources by their `stackd:id` tag, rejecting two resources that claim
 /// the same logical id: choosing one would hide a duplicate.
 pub fn by_logical_id<T>(
@@ -116,6 +128,16 @@ pub fn by_logical_id<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_stack_resource_has_no_logical_id() {
+        let tags = [
+            Tag::builder().key("stackd:stack").value("other").build(),
+            Tag::builder().key("stackd:id").value("vpc").build(),
+        ];
+        assert_eq!(stack_logical_id(&tags, "mine"), None);
+        assert_eq!(stack_logical_id(&tags, "other"), Some("vpc".to_owned()));
+    }
 
     fn tag(key: &str, value: &str) -> Tag {
         Tag::builder().key(key).value(value).build()

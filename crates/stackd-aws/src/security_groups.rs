@@ -3,10 +3,10 @@
 
 use crate::clients::AwsClients;
 use crate::ec2::{
-    by_logical_id, from_sdk, stack_filter, tag_specification, tag_value, update_tags,
+    by_logical_id, from_sdk, stack_filter, stack_logical_id, tag_specification, update_tags,
 };
 use crate::network;
-use crate::tags::{ID_TAG, TagDelta, Tagger};
+use crate::tags::{ID_TAG, STACK_TAG, TagDelta, Tagger};
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -243,7 +243,7 @@ async fn observe(client: &Client, stack: &str) -> Result<GroupsLive, ComponentEr
     let found = by_logical_id(
         "security group",
         response.security_groups().to_vec(),
-        |group| tag_value(group.tags(), ID_TAG).map(str::to_owned),
+        |group| stack_logical_id(group.tags(), stack),
         |group| group.group_id().unwrap_or_default().to_owned(),
     )?;
     let logical_by_aws_id: BTreeMap<String, String> = found
@@ -582,8 +582,10 @@ async fn create_group(
         Err(error) if error.code() == Some("InvalidGroup.Duplicate") => {
             return Err(ComponentError::Blocked(format!(
                 "a security group named {} already exists in {vpc_id} without stackd's tags, so it belongs to \
-                 someone else; rename the group in the file, or tag the existing one with {ID_TAG}={logical} to adopt it",
-                group.name
+                 someone else; rename the group in the file, or adopt the existing one by tagging it with \
+                 {STACK_TAG}={stack} and {ID_TAG}={logical} (its name and description must then match the file)",
+                group.name,
+                stack = tagger.stack(),
             )));
         }
         Err(error) => {

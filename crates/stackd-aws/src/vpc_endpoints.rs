@@ -3,9 +3,9 @@
 
 use crate::clients::AwsClients;
 use crate::ec2::{
-    by_logical_id, from_sdk, stack_filter, tag_specification, tag_value, update_tags,
+    by_logical_id, from_sdk, stack_filter, stack_logical_id, tag_specification, update_tags,
 };
-use crate::tags::{ID_TAG, TagDelta, Tagger};
+use crate::tags::{TagDelta, Tagger};
 use crate::{network, security_groups};
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
@@ -222,7 +222,7 @@ impl Component for VpcEndpointsComponent {
         let found = by_logical_id(
             "VPC endpoint",
             alive,
-            |endpoint| tag_value(endpoint.tags(), ID_TAG).map(str::to_owned),
+            |endpoint| stack_logical_id(endpoint.tags(), self.tagger.stack()),
             |endpoint| endpoint.vpc_endpoint_id().unwrap_or_default().to_owned(),
         )?;
         let endpoints = found

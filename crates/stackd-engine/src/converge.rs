@@ -37,7 +37,7 @@ pub struct ConvergeReport {
     pub outcome: Outcome,
 }
 
-/// How [`converge`] ended.
+/// The end state of [`converge`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Every component is Ready, Synced or Unsupported.
@@ -52,7 +52,7 @@ pub enum Outcome {
 }
 
 impl ConvergeReport {
-    /// Returns the last pass, which holds the final status of every component.
+    /// Returns the last pass, which contains the final status of every component.
     pub fn last(&self) -> &PassReport {
         self.passes.last().expect("converge runs at least one pass")
     }

@@ -3,7 +3,7 @@
 use crate::component::{ComponentId, Node};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Why a set of nodes does not form a graph the engine can run.
+/// Reasons a set of nodes is not a graph the engine can run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     #[error("two components are named {0}")]

@@ -83,7 +83,7 @@ impl PassReport {
     }
 }
 
-/// What a component publishes to its dependents when its part of the pass ends.
+/// Status and outputs that a component publishes to its dependents when its part of the pass ends.
 #[derive(Debug, Clone)]
 struct Settled {
     status: Status,
@@ -293,7 +293,7 @@ impl ComponentRun {
         if let Err(error) = applied {
             let mut failed = error_report(id, &error);
             // A guard may refuse after the other actions ran, or before any did:
-            // only a new observation tells whether AWS changed.
+            // only a new observation shows whether AWS changed.
             failed.applied = match &error {
                 ComponentError::Blocked(_) => self.changed_since(&changes, &inputs).await,
                 _ => true,

@@ -69,8 +69,8 @@ pub struct FileArgs {
 #[derive(Debug, Args)]
 pub struct AwsArgs {
     /// Send every AWS call to this endpoint instead of AWS's own, such as the
-    /// local emulator at http://127.0.0.1:5000. Credentials still come from the
-    /// standard chain (environment, profile, instance role).
+    /// local emulator at http://127.0.0.1:5000. Credentials then come from the
+    /// environment or a profile only, never from instance metadata.
     #[arg(long, env = "STACKD_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Maximum number of components observing or applying at the same time.

@@ -176,7 +176,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     let report = converge(&graph, &options).await;
     match args.output {
         OutputFormat::Human => print!("{}", render::reconcile(&loaded.stack, &report)),
-        // The last pass holds the final status of every component.
+        // The last pass contains the final status of every component.
         OutputFormat::Json => {
             let document =
                 PlanDocument::new(&loaded.stack.name, &loaded.stack.region, report.last());

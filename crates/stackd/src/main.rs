@@ -47,9 +47,12 @@ fn init_logging(global: &cli::GlobalOptions) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("STACKD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Colours only for a terminal: a log file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match global.log_format {
         cli::LogFormat::Human => builder.init(),
         cli::LogFormat::Json => builder.json().init(),

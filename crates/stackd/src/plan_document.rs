@@ -39,7 +39,8 @@ pub struct ComponentEntry<'a> {
     pub id: String,
     pub status: Status,
     pub reason: &'a str,
-    pub changes: &'a [Change],
+    /// Changes with at least one field; steps without fields belong to a change listed here.
+    pub changes: Vec<&'a Change>,
 }
 
 impl<'a> PlanDocument<'a> {
@@ -51,7 +52,11 @@ impl<'a> PlanDocument<'a> {
                 id: component.id.to_string(),
                 status: component.status,
                 reason: &component.reason,
-                changes: &component.changes,
+                changes: component
+                    .changes
+                    .iter()
+                    .filter(|change| !change.fields.is_empty())
+                    .collect(),
             })
             .collect();
         PlanDocument {

@@ -45,18 +45,32 @@ pub fn reconcile(stack: &Stack, report: &ConvergeReport) -> String {
         "Reconcile of stack {} in {}\n",
         stack.name, stack.region
     );
+    // Changes count as applied only where the component came out of its pass
+    // in a good state; a failed or refused apply may have made no call at all.
+    let succeeded = |component: &&ComponentReport| {
+        component.applied
+            && matches!(
+                component.status,
+                Status::Synced | Status::Progressing | Status::Ready
+            )
+    };
     let applied: Vec<&Change> = report
         .passes
         .iter()
         .flat_map(|pass| &pass.components)
-        .filter(|component| component.applied)
+        .filter(succeeded)
         .flat_map(|component| &component.changes)
         .collect();
+    let any_change = report
+        .passes
+        .iter()
+        .flat_map(|pass| &pass.components)
+        .any(|component| component.status != Status::Unsupported && !component.changes.is_empty());
     for (number, pass) in report.passes.iter().enumerate() {
         let changed: Vec<&ComponentReport> = pass
             .components
             .iter()
-            .filter(|component| component.applied)
+            .filter(|component| component.applied || component.refused)
             .collect();
         if changed.is_empty() {
             continue;
@@ -73,12 +87,16 @@ pub fn reconcile(stack: &Stack, report: &ConvergeReport) -> String {
         }
         let _ = writeln!(out);
     }
-    if applied.is_empty() {
+    if !any_change && report.outcome == Outcome::Converged {
         let _ = writeln!(out, "No changes: AWS already matched the file.\n");
     }
 
     let last = report.last();
-    let _ = writeln!(out, "Status after {} passes:", report.passes.len());
+    let passes = match report.passes.len() {
+        1 => "1 pass".to_owned(),
+        count => format!("{count} passes"),
+    };
+    let _ = writeln!(out, "Status after {passes}:");
     let width = name_width(last);
     for component in &last.components {
         let _ = writeln!(
@@ -139,7 +157,13 @@ fn write_component(out: &mut String, component: &ComponentReport, width: usize) 
     }
     // Consecutive changes to the same resource read as one block.
     let mut previous: Option<(&str, ChangeKind)> = None;
-    for change in &component.changes {
+    // Steps without fields (the rules of a group being created, say) are part of
+    // a change already shown.
+    for change in component
+        .changes
+        .iter()
+        .filter(|change| !change.fields.is_empty())
+    {
         let key = (change.resource.as_str(), change.kind);
         if previous != Some(key) {
             let warning = match change.kind {

@@ -250,10 +250,23 @@ async fn run(
                 )
                 .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
                 .send()
-                .await
-                .map_err(|error| {
-                    ComponentError::call(format!("CreateNatGateway {logical_id}"), error)
-                })?;
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                // A NAT gateway deleted behind stackd's back keeps its Elastic IP
+                // until it has finished deleting, which takes minutes. The next
+                // pass tries again; the engine reports the gateway as not there yet.
+                Err(error) if error.code() == Some("Resource.AlreadyAssociated") => {
+                    tracing::info!(%logical_id, allocation_id, "Elastic IP still held by a deleting NAT gateway; retrying later");
+                    return Ok(());
+                }
+                Err(error) => {
+                    return Err(ComponentError::call(
+                        format!("CreateNatGateway {logical_id}"),
+                        error,
+                    ));
+                }
+            };
             let gateway = response.nat_gateway();
             let nat_id = created_id(
                 gateway.and_then(|gateway| gateway.nat_gateway_id()),
@@ -469,9 +482,10 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// Resolves the AWS id of a route's target, or `None` when the target is a NAT
-/// gateway that is still pending: AWS would accept the route, but traffic would
-/// be dropped until the gateway is available, so it waits for a later pass.
+/// Resolves the AWS id of a route's target, or returns `None` when the target
+/// is a NAT gateway that is still pending. AWS would accept the route, but it
+/// would drop traffic until the gateway is available, so the route waits for a
+/// later pass.
 fn route_target(ids: &Ids, route: &Route) -> Result<Option<Target>, ComponentError> {
     match &route.target {
         RouteTarget::InternetGateway => Ok(Some(Target::Gateway(

@@ -4,8 +4,7 @@ use super::{
     LiveAddress, LiveAssociation, LiveInternetGateway, LiveNatGateway, LiveRouteTable,
     LiveRouteTarget, LiveSubnet, LiveVpc, NetworkLive,
 };
-use crate::ec2::{by_logical_id, filter, from_sdk, stack_filter, tag_value};
-use crate::tags::ID_TAG;
+use crate::ec2::{by_logical_id, filter, from_sdk, stack_filter, stack_logical_id};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{RouteTable, VpcAttributeName};
 use stackd_engine::ComponentError;
@@ -65,7 +64,7 @@ async fn describe_vpcs(client: &Client, stack: &str) -> Result<Vec<TaggedVpc>, C
     let vpcs = by_logical_id(
         "VPC",
         response.vpcs().to_vec(),
-        |vpc| tag_value(vpc.tags(), ID_TAG).map(str::to_owned),
+        |vpc| stack_logical_id(vpc.tags(), stack),
         |vpc| vpc.vpc_id().unwrap_or_default().to_owned(),
     )?;
     Ok(vpcs
@@ -118,7 +117,7 @@ async fn describe_subnets(
     let subnets = by_logical_id(
         "subnet",
         response.subnets().to_vec(),
-        |subnet| tag_value(subnet.tags(), ID_TAG).map(str::to_owned),
+        |subnet| stack_logical_id(subnet.tags(), stack),
         |subnet| subnet.subnet_id().unwrap_or_default().to_owned(),
     )?;
     Ok(subnets
@@ -149,7 +148,7 @@ async fn describe_internet_gateways(
     let mut gateways = by_logical_id(
         "internet gateway",
         response.internet_gateways().to_vec(),
-        |gateway| tag_value(gateway.tags(), ID_TAG).map(str::to_owned),
+        |gateway| stack_logical_id(gateway.tags(), stack),
         |gateway| gateway.internet_gateway_id().unwrap_or_default().to_owned(),
     )?;
     Ok(gateways
@@ -178,7 +177,7 @@ async fn describe_addresses(
     let addresses = by_logical_id(
         "Elastic IP",
         response.addresses().to_vec(),
-        |address| tag_value(address.tags(), ID_TAG).map(str::to_owned),
+        |address| stack_logical_id(address.tags(), stack),
         |address| address.allocation_id().unwrap_or_default().to_owned(),
     )?;
     Ok(addresses
@@ -208,7 +207,7 @@ async fn describe_nat_gateways(
     let gateways = by_logical_id(
         "NAT gateway",
         response.nat_gateways().to_vec(),
-        |gateway| tag_value(gateway.tags(), ID_TAG).map(str::to_owned),
+        |gateway| stack_logical_id(gateway.tags(), stack),
         |gateway| gateway.nat_gateway_id().unwrap_or_default().to_owned(),
     )?;
     Ok(gateways
@@ -241,7 +240,7 @@ async fn describe_route_tables(
     let tables = by_logical_id(
         "route table",
         response.route_tables().to_vec(),
-        |table| tag_value(table.tags(), ID_TAG).map(str::to_owned),
+        |table| stack_logical_id(table.tags(), stack),
         |table| table.route_table_id().unwrap_or_default().to_owned(),
     )?;
     Ok(tables
