@@ -1,16 +1,16 @@
 //! Whole flows of the ElastiCache Serverless cache against the emulator: create it
 //! with its limits, change one limit or two, put drift back, refuse a downgrade.
 
-use aws_config::BehaviorVersion;
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticache::types::{CacheUsageLimits, EcpuPerSecond, ServerlessCache, Tag};
-use stackd_tests::{AWS_ENV_REMOVED, Call, Emulator, aws_env};
+use stackd_tests::{Call, Emulator};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const STACK: &str = "beezyup-prod-c01";
+mod common;
+use common::*;
+
 const CACHE: &str = "beezyup-prod-c01";
 
 /// The cache's limits in config/beezyup-prod-c01.yaml, as the file writes them.
@@ -23,10 +23,6 @@ static FOLDER_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn config_file() -> PathBuf {
-    workspace().join("config/beezyup-prod-c01.yaml")
 }
 
 /// An edited copy of the beezyup file in a temporary folder, next to a copy of
@@ -68,70 +64,6 @@ impl Drop for EditedStack {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.folder);
     }
-}
-
-/// Runs the stackd binary against the emulator with test credentials only.
-fn stackd(emulator: &Emulator, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stackd"));
-    command
-        .args(args)
-        .arg("--endpoint-url")
-        .arg(emulator.endpoint());
-    for name in AWS_ENV_REMOVED {
-        command.env_remove(name);
-    }
-    command.envs(aws_env());
-    command.output().expect("the stackd binary runs")
-}
-
-fn reconcile(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(
-        emulator,
-        &[
-            "reconcile",
-            "-f",
-            file,
-            "--once",
-            "--requeue-after",
-            "1s",
-            "--wait",
-            "60s",
-        ],
-    )
-}
-
-fn plan(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(emulator, &["plan", "-f", file])
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-async fn sdk_config(emulator: &Emulator) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(emulator.endpoint())
-        .region(aws_config::Region::new("eu-west-3"))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "stackd-tests",
-        ))
-        .load()
-        .await
 }
 
 async fn elasticache(emulator: &Emulator) -> aws_sdk_elasticache::Client {

@@ -5,11 +5,12 @@
 use aws_config::BehaviorVersion;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
-use stackd_tests::{AWS_ENV_REMOVED, Emulator, aws_env};
+use stackd_tests::Emulator;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const STACK: &str = "beezyup-prod-c01";
+mod common;
+use common::*;
+
 const ECS_INSTANCE_ROLE: &str = "beezyup-prod-c01-ecs-instance";
 const TASK_EXECUTION_ROLE: &str = "beezyup-prod-c01-task-execution";
 const TASK_ROLE: &str = "beezyup-prod-c01-task";
@@ -21,10 +22,6 @@ const TASK_EXECUTION_POLICY: &str =
 
 fn config_folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
-}
-
-fn config_file() -> PathBuf {
-    config_folder().join("beezyup-prod-c01.yaml")
 }
 
 /// Writes `text` as a desired-state file in a fresh folder under Cargo's test
@@ -45,55 +42,6 @@ fn write_config_copy(test: &str, text: &str) -> PathBuf {
     file
 }
 
-/// Runs the stackd binary against the emulator with test credentials only.
-fn stackd(emulator: &Emulator, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stackd"));
-    command
-        .args(args)
-        .arg("--endpoint-url")
-        .arg(emulator.endpoint());
-    for name in AWS_ENV_REMOVED {
-        command.env_remove(name);
-    }
-    command.envs(aws_env());
-    command.output().expect("the stackd binary runs")
-}
-
-fn reconcile(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(
-        emulator,
-        &[
-            "reconcile",
-            "-f",
-            file,
-            "--once",
-            "--requeue-after",
-            "1s",
-            "--wait",
-            "60s",
-        ],
-    )
-}
-
-fn plan(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(emulator, &["plan", "-f", file])
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 async fn iam_client(emulator: &Emulator) -> aws_sdk_iam::Client {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(emulator.endpoint())
@@ -108,19 +56,6 @@ async fn iam_client(emulator: &Emulator) -> aws_sdk_iam::Client {
         .load()
         .await;
     aws_sdk_iam::Client::new(&config)
-}
-
-/// Creates the stack in a fresh emulator and checks that it converged.
-fn create_stack() -> Emulator {
-    let emulator = Emulator::start().expect("the emulator starts");
-    let output = reconcile(&emulator, &config_file());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "first reconcile: {}",
-        describe(&output)
-    );
-    emulator
 }
 
 /// Returns the names of the mutating IAM calls since the last reset, sorted.

@@ -1,82 +1,13 @@
 //! Whole flows of the `stackd` binary against the moto emulator: create the
 //! beezyup stack, change nothing on the second pass, see drift and put it back.
 
-use aws_config::BehaviorVersion;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Tag};
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
-use stackd_tests::{AWS_ENV_REMOVED, Emulator, aws_env};
+use stackd_tests::Emulator;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const STACK: &str = "beezyup-prod-c01";
-
-fn config_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/beezyup-prod-c01.yaml")
-}
-
-/// Runs the stackd binary against the emulator with test credentials only.
-fn stackd(emulator: &Emulator, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stackd"));
-    command
-        .args(args)
-        .arg("--endpoint-url")
-        .arg(emulator.endpoint());
-    for name in AWS_ENV_REMOVED {
-        command.env_remove(name);
-    }
-    command.envs(aws_env());
-    command.output().expect("the stackd binary runs")
-}
-
-fn reconcile(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(
-        emulator,
-        &[
-            "reconcile",
-            "-f",
-            file,
-            "--once",
-            "--requeue-after",
-            "1s",
-            "--wait",
-            "60s",
-        ],
-    )
-}
-
-fn plan(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(emulator, &["plan", "-f", file])
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-async fn sdk_config(emulator: &Emulator) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(emulator.endpoint())
-        .region(aws_config::Region::new("eu-west-3"))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "stackd-tests",
-        ))
-        .load()
-        .await
-}
+mod common;
+use common::*;
 
 fn stack_filter() -> Filter {
     Filter::builder()
@@ -89,19 +20,6 @@ fn stackd_id(tags: &[Tag]) -> Option<String> {
     tags.iter()
         .find(|tag| tag.key() == Some("stackd:id"))
         .and_then(|tag| tag.value().map(str::to_owned))
-}
-
-/// Creates the stack in a fresh emulator and checks that it converged.
-fn create_stack() -> Emulator {
-    let emulator = Emulator::start().expect("the emulator starts");
-    let output = reconcile(&emulator, &config_file());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "first reconcile: {}",
-        describe(&output)
-    );
-    emulator
 }
 
 #[tokio::test(flavor = "multi_thread")]
