@@ -457,7 +457,7 @@ async fn observe(
     }))
 }
 
-/// Returns the error code of a failed S3 call, for the "not configured" answers
+/// Returns the error code of a failed S3 call, for the "not configured" responses
 /// that S3 reports as errors without a modeled type.
 fn code<E: ProvideErrorMetadata>(
     error: &SdkError<E, aws_smithy_runtime_api::http::Response>,

@@ -6,7 +6,7 @@ use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_types::region::Region;
 
-/// Where the clients connect.
+/// Region and endpoint of the clients.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
     /// Region of the stack; the file sets it, and it overrides the environment.

@@ -324,7 +324,7 @@ fn rule_keys(
     keys
 }
 
-/// AWS answers with the name when a rule was made with one, and with the IANA
+/// AWS returns the protocol name when a rule was made with one, and the IANA
 /// number otherwise.
 fn canonical_protocol(protocol: &str) -> String {
     match protocol.to_ascii_lowercase().as_str() {

@@ -7,7 +7,7 @@ use serde_json::Value;
 /// the id of a VPC that does not exist yet.
 pub const UNKNOWN_UNTIL_APPLIED: &str = "(known after apply)";
 
-/// What a change does to one resource.
+/// Kind of change made to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {

@@ -69,7 +69,7 @@ impl Inputs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
     Ready,
-    /// AWS is still working; the reason says on what.
+    /// AWS is still working, on what the reason names.
     Progressing(String),
 }
 
@@ -80,7 +80,7 @@ pub struct Planned<A> {
     pub action: A,
 }
 
-/// Why a component could not be observed or applied.
+/// Failure to observe or apply a component.
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentError {
     /// A guard stopped the component, for example because a resource of the same

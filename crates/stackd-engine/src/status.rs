@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::fmt;
 
-/// Where a component stands after a pass. Each report pairs it with a reason.
+/// State of a component after a pass. Each report pairs it with a reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Status {
     /// Live state matches the file and every resource is usable; nothing was done.
