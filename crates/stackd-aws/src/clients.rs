@@ -1,5 +1,6 @@
 //! AWS SDK clients built from the standard configuration chain.
 
+use crate::call_counter::AwsCallCounter;
 use aws_config::BehaviorVersion;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::meta::credentials::CredentialsProviderChain;
@@ -14,6 +15,20 @@ pub struct ClientOptions {
     /// One endpoint for every service, such as the local emulator's
     /// `http://127.0.0.1:5000`. `None` uses AWS's own endpoints.
     pub endpoint_url: Option<String>,
+    /// Counter registered on every client, shared with whoever renders it.
+    pub calls: AwsCallCounter,
+}
+
+/// Builds a client of the SDK crate `$sdk` from `$config`, with the call
+/// counter `$calls` registered as an interceptor.
+macro_rules! counted_client {
+    ($sdk:ident, $config:expr, $calls:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($calls.clone())
+                .build(),
+        )
+    };
 }
 
 /// One client per AWS service that stackd calls.
@@ -45,21 +60,33 @@ impl AwsClients {
             loader = loader.endpoint_url(url).credentials_provider(chain);
         }
         let config = loader.load().await;
-        Self::from_config(&config, options.endpoint_url.is_some())
+        Self::counted(&config, options.endpoint_url.is_some(), &options.calls)
     }
 
-    /// Builds the clients from a loaded configuration. A custom endpoint serves
-    /// every bucket on one host, so S3 then uses path-style addressing.
+    /// Builds the clients from a loaded configuration, each counting its calls
+    /// into a counter of its own.
     pub fn from_config(config: &aws_config::SdkConfig, custom_endpoint: bool) -> Self {
+        Self::counted(config, custom_endpoint, &AwsCallCounter::new())
+    }
+
+    /// Builds the clients from a loaded configuration, each counting its calls
+    /// into `calls`. A custom endpoint serves every bucket on one host, so S3
+    /// then uses path-style addressing.
+    pub fn counted(
+        config: &aws_config::SdkConfig,
+        custom_endpoint: bool,
+        calls: &AwsCallCounter,
+    ) -> Self {
         let s3_config = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(custom_endpoint)
+            .interceptor(calls.clone())
             .build();
         AwsClients {
-            ec2: aws_sdk_ec2::Client::new(config),
-            elasticache: aws_sdk_elasticache::Client::new(config),
+            ec2: counted_client!(aws_sdk_ec2, config, calls),
+            elasticache: counted_client!(aws_sdk_elasticache, config, calls),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sts: aws_sdk_sts::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
+            sts: counted_client!(aws_sdk_sts, config, calls),
+            iam: counted_client!(aws_sdk_iam, config, calls),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod buckets;
 mod caches;
+mod call_counter;
 mod clients;
 mod ec2;
 mod graph;
@@ -15,6 +16,7 @@ mod security_groups;
 mod tags;
 mod vpc_endpoints;
 
+pub use call_counter::{AwsCallCounter, CallKey, CallOutcome};
 pub use clients::{AwsClients, ClientOptions};
 pub use graph::build_graph;
 pub use tags::{ID_TAG, STACK_TAG};

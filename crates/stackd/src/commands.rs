@@ -5,7 +5,7 @@ use crate::markdown;
 use crate::plan_document::PlanDocument;
 use crate::render;
 use anyhow::Context;
-use stackd_aws::{AwsClients, ClientOptions, build_graph};
+use stackd_aws::{AwsCallCounter, AwsClients, ClientOptions, build_graph};
 use stackd_engine::{ConvergeOptions, Graph, Mode, Outcome, PassOptions, converge, run_pass};
 use stackd_spec::Loaded;
 use std::path::Path;
@@ -112,10 +112,16 @@ fn validate(args: &FileArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-pub(crate) async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Graph> {
+/// Builds the component graph with clients that count their calls into `calls`.
+pub(crate) async fn connect(
+    loaded: &Loaded,
+    aws: &AwsArgs,
+    calls: &AwsCallCounter,
+) -> anyhow::Result<Graph> {
     let options = ClientOptions {
         region: loaded.stack.region.clone(),
         endpoint_url: aws.endpoint_url.clone(),
+        calls: calls.clone(),
     };
     let clients = AwsClients::load(&options).await;
     build_graph(&loaded.stack, &clients).context("the component graph is invalid")
@@ -125,7 +131,7 @@ async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
     };
-    let graph = connect(&loaded, &args.aws).await?;
+    let graph = connect(&loaded, &args.aws, &AwsCallCounter::new()).await?;
     let options = PassOptions {
         mode: Mode::Plan,
         concurrency: args.aws.concurrency,
@@ -166,7 +172,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
     };
-    let graph = connect(&loaded, &args.aws).await?;
+    let graph = connect(&loaded, &args.aws, &AwsCallCounter::new()).await?;
     let options = ConvergeOptions {
         concurrency: args.aws.concurrency,
         wait: args.wait,

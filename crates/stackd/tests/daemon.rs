@@ -409,6 +409,12 @@ async fn metrics_pass_promtool_check() {
         metrics.contains("stackd_passes_total{outcome="),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(
+            "stackd_aws_calls_total{service=\"ec2\",operation=\"DescribeVpcs\",outcome=\"ok\"} "
+        ),
+        "the first pass's DescribeVpcs calls are counted:\n{metrics}"
+    );
     let mut check = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -1,11 +1,10 @@
 //! The daemon's metrics and their Prometheus text exposition (format 0.0.4).
 //!
-//! Written by hand: five metric families do not need a metrics library.
+//! Written by hand: six metric families do not need a metrics library.
 
+use stackd_aws::CallKey;
 use stackd_engine::Status;
 use std::fmt::Write as _;
-
-// TODO: count AWS calls by service, operation and outcome with an SDK interceptor.
 
 /// Upper bounds, in seconds, of the pass duration histogram's buckets. As an
 /// estimate, a pass that only observes takes seconds, and one that creates a
@@ -102,11 +101,14 @@ pub struct Snapshot {
     pub drifted: u64,
     /// End of the last pass without a component in Error, in seconds since 1970.
     pub last_successful_pass: Option<f64>,
+    /// AWS call attempts by service, operation and outcome, since the start.
+    pub aws_calls: Vec<(CallKey, u64)>,
 }
 
 /// Renders the snapshot in the Prometheus text exposition format.
 ///
-/// Label values are fixed words (statuses and outcomes), so none needs escaping.
+/// Label values are fixed words (statuses and outcomes) or SDK service and
+/// operation names; the latter are escaped all the same.
 pub fn render(snapshot: &Snapshot) -> String {
     let mut text = String::new();
 
@@ -169,6 +171,22 @@ pub fn render(snapshot: &Snapshot) -> String {
     );
     let _ = writeln!(text, "stackd_drifted_components {}", snapshot.drifted);
 
+    header(
+        &mut text,
+        "stackd_aws_calls_total",
+        "counter",
+        "AWS call attempts by service, operation and outcome; each retry by the SDK is one more attempt.",
+    );
+    for (key, count) in &snapshot.aws_calls {
+        let _ = writeln!(
+            text,
+            "stackd_aws_calls_total{{service=\"{}\",operation=\"{}\",outcome=\"{}\"}} {count}",
+            escape_label(&key.service),
+            escape_label(&key.operation),
+            key.outcome.label()
+        );
+    }
+
     if let Some(timestamp) = snapshot.last_successful_pass {
         header(
             &mut text,
@@ -184,6 +202,14 @@ pub fn render(snapshot: &Snapshot) -> String {
     text
 }
 
+/// Escapes a label value as the text format requires: backslash, double quote and newline.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 fn header(text: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(text, "# HELP {name} {help}");
     let _ = writeln!(text, "# TYPE {name} {kind}");
@@ -192,6 +218,7 @@ fn header(text: &mut String, name: &str, kind: &str, help: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stackd_aws::CallOutcome;
 
     fn snapshot() -> Snapshot {
         let mut pass_duration = Histogram::new(&PASS_DURATION_BUCKETS);
@@ -205,6 +232,19 @@ mod tests {
             components: [4, 1, 0, 0, 0, 1, 2],
             drifted: 1,
             last_successful_pass: Some(1_796_428_799.5),
+            aws_calls: vec![
+                (call("ec2", "DescribeVpcs", CallOutcome::Ok), 12),
+                (call("ec2", "DescribeVpcs", CallOutcome::Throttled), 2),
+                (call("iam", "GetRole", CallOutcome::ClientError), 1),
+            ],
+        }
+    }
+
+    fn call(service: &str, operation: &str, outcome: CallOutcome) -> CallKey {
+        CallKey {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            outcome,
         }
     }
 
@@ -223,6 +263,7 @@ mod tests {
             ("stackd_components", "gauge"),
             ("stackd_drifted_components", "gauge"),
             ("stackd_last_successful_pass_timestamp_seconds", "gauge"),
+            ("stackd_aws_calls_total", "counter"),
         ] {
             assert!(
                 text.contains(&format!("# HELP {name} ")),
@@ -322,5 +363,25 @@ mod tests {
         let text = render(&snapshot);
         assert!(!text.contains("stackd_last_successful_pass"), "{text}");
         assert!(text.contains("stackd_drifted_components 1\n"), "{text}");
+    }
+
+    #[test]
+    fn aws_calls_have_three_labels() {
+        let text = render(&snapshot());
+        let lines = samples(&text, "stackd_aws_calls_total{");
+        assert_eq!(
+            lines,
+            [
+                "stackd_aws_calls_total{service=\"ec2\",operation=\"DescribeVpcs\",outcome=\"ok\"} 12",
+                "stackd_aws_calls_total{service=\"ec2\",operation=\"DescribeVpcs\",outcome=\"throttled\"} 2",
+                "stackd_aws_calls_total{service=\"iam\",operation=\"GetRole\",outcome=\"client_error\"} 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("a\nb"), "a\\nb");
     }
 }

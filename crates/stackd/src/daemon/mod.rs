@@ -126,8 +126,10 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
         interval
     });
 
-    // 5. The loop.
-    let mut graph = crate::commands::connect(&desired.loaded, &args.aws).await?;
+    // 5. The loop. Every graph counts its AWS calls into the one counter of
+    // the state, so that /metrics keeps counting across reloads.
+    let calls = lock(&shared).aws_calls();
+    let mut graph = crate::commands::connect(&desired.loaded, &args.aws, &calls).await?;
     let policy = RequeuePolicy {
         interval: args.interval,
         requeue_after: args.requeue_after,
@@ -153,7 +155,7 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
             Event::WatchdogDue => ping_watchdog(notifier.as_ref(), &shared),
             Event::ConfigChanged(cause) => {
                 if let Some(new) = reread(cause, &mut reloads, file, &desired, &shared).await {
-                    match crate::commands::connect(&new.loaded, &args.aws).await {
+                    match crate::commands::connect(&new.loaded, &args.aws, &calls).await {
                         Ok(new_graph) => {
                             tracing::info!(file = %file.display(), "applying the changed desired-state file");
                             lock(&shared).set_stack(&new.loaded.stack.name);

@@ -3,6 +3,7 @@
 use super::metrics::{self, Histogram, PassOutcome, Snapshot};
 use super::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
+use stackd_aws::AwsCallCounter;
 use stackd_engine::{PassReport, Status};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -59,6 +60,7 @@ pub struct State {
     passes: [u64; 4],
     drifted: u64,
     last_successful_pass: Option<SystemTime>,
+    aws_calls: AwsCallCounter,
 }
 
 impl State {
@@ -76,7 +78,13 @@ impl State {
             passes: [0; 4],
             drifted: 0,
             last_successful_pass: None,
+            aws_calls: AwsCallCounter::new(),
         }
+    }
+
+    /// Returns the counter that the AWS clients of every pass count into.
+    pub fn aws_calls(&self) -> AwsCallCounter {
+        self.aws_calls.clone()
     }
 
     pub fn beat(&mut self) {
@@ -210,6 +218,7 @@ impl State {
                 .last_successful_pass
                 .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
                 .map(|since| since.as_secs_f64()),
+            aws_calls: self.aws_calls.snapshot(),
         }
     }
 }
