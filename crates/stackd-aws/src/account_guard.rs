@@ -1,7 +1,7 @@
 //! The write guard that keeps stackd out of the wrong account and region.
 
 use async_trait::async_trait;
-use stackd_engine::WriteGuard;
+use stackd_engine::{Refusal, WriteGuard};
 
 /// Checks, before the first write of a pass, that the credentials belong to the
 /// account the file names and that the clients call the file's region.
@@ -28,30 +28,30 @@ impl AccountGuard {
 
 #[async_trait]
 impl WriteGuard for AccountGuard {
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<(), Refusal> {
         let client_region = self.sts.config().region().map(|region| region.as_ref());
         if client_region != Some(self.region.as_str()) {
-            return Err(format!(
+            return Err(Refusal::stop(format!(
                 "the AWS clients are configured for region {}, but the file names {}: nothing was written",
                 client_region.unwrap_or("(none)"),
                 self.region
-            ));
+            )));
         }
         let identity = self.sts.get_caller_identity().send().await.map_err(|error| {
-            format!(
+            Refusal::stop(format!(
                 "STS GetCallerIdentity failed, so the account could not be checked and nothing was written: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&error)
-            )
+            ))
         })?;
         match identity.account() {
             Some(account) if account == self.account => Ok(()),
-            Some(account) => Err(format!(
+            Some(account) => Err(Refusal::stop(format!(
                 "the credentials belong to account {account}, but the file names account {}: nothing was written; use credentials for {} or fix spec.account",
                 self.account, self.account
+            ))),
+            None => Err(Refusal::stop(
+                "STS GetCallerIdentity returned no account, so nothing was written",
             )),
-            None => {
-                Err("STS GetCallerIdentity returned no account, so nothing was written".to_owned())
-            }
         }
     }
 }
@@ -81,7 +81,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_account_is_rejected() {
-        let error = guard_for("999988887777").check().await.unwrap_err();
+        let error = guard_for("999988887777").check().await.unwrap_err().reason;
         assert!(
             error.contains("credentials belong to account 999988887777"),
             "{error}"
@@ -95,7 +95,7 @@ mod tests {
         let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, no_rules, |config| config
             .region(aws_types::region::Region::new("us-east-1")));
         let guard = AccountGuard::new(sts, "111122223333", "eu-west-3");
-        let error = guard.check().await.unwrap_err();
+        let error = guard.check().await.unwrap_err().reason;
         assert!(error.contains("region us-east-1"), "{error}");
     }
 }

@@ -14,7 +14,59 @@ use std::sync::{Arc, Mutex};
 #[async_trait]
 pub trait WriteGuard: Send + Sync + fmt::Debug {
     /// Returns why writing is not allowed, or `Ok` when it is.
-    async fn check(&self) -> Result<(), String>;
+    async fn check(&self) -> Result<(), Refusal>;
+
+    /// Called when a pass whose components asked [`WriteGuard::check`] ends,
+    /// whatever the verdict was. A guard that holds something for the pass,
+    /// such as a lease, lets it go here.
+    async fn pass_finished(&self) {}
+}
+
+/// Why a [`WriteGuard`] stopped the writes of a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: String,
+    /// `true` when a later pass may write, because the obstacle is gone or goes
+    /// by itself (another run held the lease). `false` when a person must act.
+    pub retry: bool,
+}
+
+impl Refusal {
+    /// Creates a refusal that only a person can lift.
+    pub fn stop(reason: impl Into<String>) -> Self {
+        Refusal {
+            reason: reason.into(),
+            retry: false,
+        }
+    }
+
+    /// Creates a refusal that a later pass may get past.
+    pub fn retry(reason: impl Into<String>) -> Self {
+        Refusal {
+            reason: reason.into(),
+            retry: true,
+        }
+    }
+}
+
+/// Guards checked in order; the first refusal wins.
+#[derive(Debug, Clone, Default)]
+pub struct GuardChain(pub Vec<Arc<dyn WriteGuard>>);
+
+#[async_trait]
+impl WriteGuard for GuardChain {
+    async fn check(&self) -> Result<(), Refusal> {
+        for guard in &self.0 {
+            guard.check().await?;
+        }
+        Ok(())
+    }
+
+    async fn pass_finished(&self) {
+        for guard in &self.0 {
+            guard.pass_finished().await;
+        }
+    }
 }
 
 /// Permission to run changes that destroy a resource: deletions of resources

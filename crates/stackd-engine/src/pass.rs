@@ -6,7 +6,7 @@ use crate::component::{
     ComponentError, ComponentId, ErasedComponent, Inputs, NodeKind, Outputs, Readiness,
 };
 use crate::graph::Graph;
-use crate::guard::{Destruction, WriteGuard};
+use crate::guard::{Destruction, Refusal, WriteGuard};
 use crate::status::Status;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,12 +54,12 @@ impl PassOptions {
 struct Gate {
     destruction: Destruction,
     write_guard: Option<Arc<dyn WriteGuard>>,
-    verdict: OnceCell<Result<(), String>>,
+    verdict: OnceCell<Result<(), Refusal>>,
 }
 
 impl Gate {
     /// Runs the write guard on the first call and returns its verdict on every call.
-    async fn check_writes(&self) -> Result<(), String> {
+    async fn check_writes(&self) -> Result<(), Refusal> {
         let Some(guard) = &self.write_guard else {
             return Ok(());
         };
@@ -67,6 +67,13 @@ impl Gate {
             .get_or_init(|| async { guard.check().await })
             .await
             .clone()
+    }
+
+    /// Tells the write guard that the pass ended, when a component asked it.
+    async fn finish(&self) {
+        if let (Some(guard), Some(_)) = (&self.write_guard, self.verdict.get()) {
+            guard.pass_finished().await;
+        }
     }
 }
 
@@ -201,6 +208,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
         });
         reports[index] = Some(report);
     }
+    gate.finish().await;
 
     PassReport {
         mode: options.mode,
@@ -335,9 +343,22 @@ impl ComponentRun {
         }
 
         // 4. Check the write guard and the destruction budget. A refused change
-        // is withheld, and the others still run.
-        if let Err(reason) = self.gate.check_writes().await {
+        // is withheld, and the others still run. A component whose every change
+        // needs a permission that this run lacks does not wake the guard.
+        let obstacles: Vec<String> = changes
+            .iter()
+            .filter_map(|change| self.gate.destruction.obstacle(change))
+            .collect();
+        if obstacles.len() == changes.len() {
+            let reason = format!("refused: {}", obstacles.join("; "));
             return (refused_report(id, reason, changes, false), outputs);
+        }
+        if let Err(refusal) = self.gate.check_writes().await {
+            if refusal.retry {
+                let reason = format!("waiting: {}", refusal.reason);
+                return (report(id, Status::Blocked, reason, changes, false), outputs);
+            }
+            return (refused_report(id, refusal.reason, changes, false), outputs);
         }
         let verdicts: Vec<Result<(), String>> = changes
             .iter()
@@ -905,25 +926,32 @@ pub(crate) mod tests {
         assert!(report.is_converged());
     }
 
-    /// A write guard that counts its checks and returns a fixed verdict.
+    /// A write guard that counts its checks and the ends of passes, and returns
+    /// a fixed verdict.
     #[derive(Debug)]
     struct CountingGuard {
-        verdict: Result<(), String>,
+        verdict: Result<(), Refusal>,
         checks: Mutex<usize>,
+        finished: Mutex<usize>,
     }
 
     #[async_trait]
     impl WriteGuard for CountingGuard {
-        async fn check(&self) -> Result<(), String> {
+        async fn check(&self) -> Result<(), Refusal> {
             *self.checks.lock().unwrap() += 1;
             self.verdict.clone()
         }
+
+        async fn pass_finished(&self) {
+            *self.finished.lock().unwrap() += 1;
+        }
     }
 
-    fn counting_guard(verdict: Result<(), String>) -> Arc<CountingGuard> {
+    fn counting_guard(verdict: Result<(), Refusal>) -> Arc<CountingGuard> {
         Arc::new(CountingGuard {
             verdict,
             checks: Mutex::new(0),
+            finished: Mutex::new(0),
         })
     }
 
@@ -975,7 +1003,9 @@ pub(crate) mod tests {
     async fn failed_write_guard_blocks_every_write() {
         let first = Fake::drifted("network");
         let second = Fake::drifted("buckets");
-        let guard = counting_guard(Err("account 111111111111 is not 222222222222".into()));
+        let guard = counting_guard(Err(Refusal::stop(
+            "account 111111111111 is not 222222222222",
+        )));
         let options = PassOptions {
             write_guard: Some(guard.clone()),
             ..PassOptions::new(Mode::Apply, 4)
@@ -987,6 +1017,23 @@ pub(crate) mod tests {
         assert!(network.refused);
         assert_eq!(network.reason, "account 111111111111 is not 222222222222");
         assert_eq!(*guard.checks.lock().unwrap(), 1);
+        assert_eq!(*guard.finished.lock().unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn retryable_refusal_blocks_without_refusing() {
+        let fake = Fake::drifted("network");
+        let guard = counting_guard(Err(Refusal::retry("the lease is held by ci-runner")));
+        let options = PassOptions {
+            write_guard: Some(guard.clone()),
+            ..PassOptions::new(Mode::Apply, 4)
+        };
+        let report = apply_with(options, &[&fake]).await;
+        assert_eq!(fake.applies(), 0);
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Blocked);
+        assert!(!network.refused);
+        assert_eq!(network.reason, "waiting: the lease is held by ci-runner");
     }
 
     #[tokio::test]

@@ -69,6 +69,26 @@ pub struct StackSpec {
     pub distributions: Vec<Distribution>,
     #[serde(default)]
     pub caches: Vec<ServerlessCache>,
+    /// Where the runs of stackd on this stack take turns to write.
+    #[serde(default)]
+    pub lease: Option<Lease>,
+}
+
+/// The S3 object that lets one stackd run at a time write to the stack: the
+/// daemon and CI runs take it before their first write.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lease {
+    /// The bucket that holds the lease object. stackd creates it, private and
+    /// encrypted, when it does not exist. Keep it out of `spec.buckets`.
+    pub bucket: String,
+    /// The object key; `stackd/<stack name>.lease` when not set.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Seconds after its last renewal at which a holder that stopped renewing
+    /// (a killed process) loses the lease; 10 to 3600, 60 when not set.
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,9 +46,10 @@ pub enum Command {
     ///
     /// With --once: plan, apply, wait for convergence up to --wait, print what
     /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (the
-    /// credentials belong to another account than the file's, a resource owned by
-    /// someone else, a deletion or replacement not allowed), 4 not converged
-    /// within --wait.
+    /// credentials belong to another account than the file's, the write lease
+    /// held by another run past --lock-timeout, a resource owned by someone
+    /// else, a deletion or replacement not allowed), 4 not converged within
+    /// --wait.
     Reconcile(ReconcileArgs),
     /// Print the status of a running daemon (`stackd reconcile` without --once),
     /// read from its /status endpoint.
@@ -150,6 +151,10 @@ pub struct ReconcileArgs {
     /// Pause between two passes while a resource is still being created, such as 5s.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub requeue_after: Duration,
+    /// With --once: how long to wait for the write lease (spec.lease) while
+    /// another run holds it, such as 2m, before exiting with code 3.
+    #[arg(long, value_parser = parse_duration, default_value = "2m")]
+    pub lock_timeout: Duration,
     /// Format of the report on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,

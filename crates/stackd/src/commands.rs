@@ -7,13 +7,17 @@ use crate::markdown;
 use crate::plan_document::PlanDocument;
 use crate::render;
 use anyhow::Context;
-use stackd_aws::{AccountGuard, AwsClients, ClientOptions, build_graph};
+use stackd_aws::{
+    AccountGuard, AwsClients, ClientOptions, Holder, LeaseSettings, S3Lease, Waiting, build_graph,
+};
 use stackd_engine::{
-    ConvergeOptions, Destruction, Graph, Mode, Outcome, PassOptions, WriteGuard, converge, run_pass,
+    ConvergeOptions, Destruction, Graph, GuardChain, Mode, Outcome, PassOptions, WriteGuard,
+    converge, run_pass,
 };
 use stackd_spec::Loaded;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Success: valid file, nothing differs, or converged.
 pub const EXIT_OK: u8 = 0;
@@ -121,10 +125,30 @@ fn validate(args: &FileArgs) -> anyhow::Result<u8> {
 /// The graph of a stack and the guard that its apply passes check before writing.
 pub(crate) struct Connected {
     pub graph: Graph,
+    /// The checks before the first write of a pass: the account, then the lease.
     pub write_guard: Arc<dyn WriteGuard>,
+    /// The lease, when the file names one, so that the run can let it go.
+    pub lease: Option<Arc<S3Lease>>,
 }
 
-pub(crate) async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Connected> {
+/// How a run writes, which decides how it takes the lease.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Writer {
+    /// `plan`: never writes, never takes the lease.
+    Plan,
+    /// `reconcile --once`: waits up to `lock_timeout` for the lease and keeps
+    /// it until the run ends.
+    Once { lock_timeout: Duration },
+    /// The daemon: skips a pass's writes while another run holds the lease,
+    /// and lets it go at the end of every pass.
+    Daemon,
+}
+
+pub(crate) async fn connect(
+    loaded: &Loaded,
+    aws: &AwsArgs,
+    writer: Writer,
+) -> anyhow::Result<Connected> {
     let stack = &loaded.stack;
     let options = ClientOptions {
         region: stack.region.clone(),
@@ -132,12 +156,41 @@ pub(crate) async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Co
     };
     let clients = AwsClients::load(&options).await;
     let graph = build_graph(stack, &clients).context("the component graph is invalid")?;
-    let write_guard = Arc::new(AccountGuard::new(
+    let account: Arc<dyn WriteGuard> = Arc::new(AccountGuard::new(
         clients.sts.clone(),
         &stack.account,
         &stack.region,
     ));
-    Ok(Connected { graph, write_guard })
+    let (waiting, release_after_pass, mode) = match writer {
+        Writer::Plan => (Waiting::Skip, true, "plan"),
+        Writer::Once { lock_timeout } => (Waiting::Upto(lock_timeout), false, "once"),
+        Writer::Daemon => (Waiting::Skip, true, "daemon"),
+    };
+    let lease = stack.lease.as_ref().map(|lease| {
+        let settings = LeaseSettings {
+            bucket: lease.bucket.clone(),
+            key: lease.key.clone(),
+            ttl: lease.ttl(),
+            region: stack.region.clone(),
+            stack: stack.name.clone(),
+            waiting,
+            release_after_pass,
+        };
+        Arc::new(S3Lease::new(
+            clients.s3.clone(),
+            settings,
+            Holder::this_process(mode),
+        ))
+    });
+    let mut guards = vec![account];
+    if let Some(lease) = &lease {
+        guards.push(Arc::clone(lease) as Arc<dyn WriteGuard>);
+    }
+    Ok(Connected {
+        graph,
+        write_guard: Arc::new(GuardChain(guards)),
+        lease,
+    })
 }
 
 impl DestructionArgs {
@@ -150,7 +203,7 @@ async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
     };
-    let connected = connect(&loaded, &args.aws).await?;
+    let connected = connect(&loaded, &args.aws, Writer::Plan).await?;
     let options = PassOptions {
         destruction: args.destruction.destruction(),
         ..PassOptions::new(Mode::Plan, args.aws.concurrency)
@@ -191,7 +244,10 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
     };
-    let connected = connect(&loaded, &args.aws).await?;
+    let writer = Writer::Once {
+        lock_timeout: args.lock_timeout,
+    };
+    let connected = connect(&loaded, &args.aws, writer).await?;
     let options = ConvergeOptions {
         concurrency: args.aws.concurrency,
         wait: args.wait,
@@ -201,6 +257,9 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
         ..ConvergeOptions::default()
     };
     let report = converge(&connected.graph, &options).await;
+    if let Some(lease) = &connected.lease {
+        lease.release().await;
+    }
     match args.output {
         OutputFormat::Human => print!("{}", render::reconcile(&loaded.stack, &report)),
         // The last pass contains the final status of every component.

@@ -183,7 +183,7 @@ async fn raised_ecpu_limit_is_one_modify() {
     );
 
     assert_eq!(
-        operations(&emulator.mutating_calls()),
+        operations(&stack_writes(&emulator)),
         ["ModifyServerlessCache"],
         "exactly one mutating call"
     );
@@ -215,7 +215,7 @@ async fn two_changed_limits_are_two_modifies_in_sequence() {
 
     let calls = emulator.calls();
     assert_eq!(
-        operations(&emulator.mutating_calls()),
+        operations(&stack_writes(&emulator)),
         ["ModifyServerlessCache", "ModifyServerlessCache"],
         "two mutating calls"
     );
@@ -328,6 +328,7 @@ async fn major_version_downgrade_is_refused() {
     assert!(text.contains("majorVersion: 8 -> 7"), "{text}");
     assert!(text.contains("REPLACE"), "{text}");
 
+    // Without permission for destructive changes, the engine withholds it.
     let refused = reconcile(&emulator, &downgraded.file);
     assert_eq!(
         refused.status.code(),
@@ -336,6 +337,21 @@ async fn major_version_downgrade_is_refused() {
         describe(&refused)
     );
     let text = stdout(&refused);
+    assert!(
+        text.contains("replacing cache/main needs --max-destructive"),
+        "{text}"
+    );
+
+    // With permission, the cache component still refuses: it never replaces
+    // a cache, whose data would be lost.
+    let permitted = reconcile_with(&emulator, &downgraded.file, &["--max-destructive", "1"]);
+    assert_eq!(
+        permitted.status.code(),
+        Some(3),
+        "reconcile refuses: {}",
+        describe(&permitted)
+    );
+    let text = stdout(&permitted);
     assert!(
         text.contains("cannot downgrade a serverless cache's major engine version from 8 to 7"),
         "{text}"

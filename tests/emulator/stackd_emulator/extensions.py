@@ -1,6 +1,7 @@
 """AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
+atomicity of S3 conditional writes (If-Match, If-None-Match), the
 AWS managed IAM policies, which moto leaves out unless configured to load them,
 and ElastiCache Serverless, which module ``elasticache_serverless`` adds and
 whose docstring lists the AWS behaviour it reproduces. Planned: API Gateway
@@ -49,6 +50,8 @@ as ``moto.<service>.models.<service>_backends[account_id][region]``.
 
 from __future__ import annotations
 
+import threading
+
 from . import elasticache_serverless
 
 
@@ -84,6 +87,34 @@ def _patch_s3_versioning_root() -> None:
     S3Response.get_bucket_versioning = get_bucket_versioning
 
 
+# Serialises S3 PutObject and DeleteObject, see _make_s3_conditional_writes_atomic.
+_S3_WRITE_LOCK = threading.Lock()
+
+
+def _make_s3_conditional_writes_atomic() -> None:
+    """Make a conditional PutObject or DeleteObject check and write in one step.
+
+    AWS documents that of concurrent conditional writes to one key, exactly one
+    succeeds and the others get 412 Precondition Failed (or 409
+    ConditionalRequestConflict). moto 5.2.5 checks If-Match and If-None-Match,
+    then writes, without a lock, and the server answers requests on several
+    threads: two runs taking stackd's lease at once could both succeed. Every
+    PutObject and DeleteObject now runs under one lock, which makes the check
+    and the write one step, as in AWS. Multipart uploads and CopyObject are not
+    serialised; stackd uses neither with conditions.
+    """
+    from moto.s3.responses import S3Response
+
+    for name in ("put_object", "delete_object"):
+        unlocked = getattr(S3Response, name)
+
+        def locked(self, _unlocked=unlocked):  # type: ignore[no-untyped-def]
+            with _S3_WRITE_LOCK:
+                return _unlocked(self)
+
+        setattr(S3Response, name, locked)
+
+
 def _load_iam_aws_managed_policies() -> None:
     """Make AttachRolePolicy accept AWS managed policies, as AWS does.
 
@@ -101,5 +132,6 @@ def _load_iam_aws_managed_policies() -> None:
 def install() -> None:
     """Patch moto with stackd's extensions."""
     _patch_s3_versioning_root()
+    _make_s3_conditional_writes_atomic()
     _load_iam_aws_managed_policies()
     elasticache_serverless.install()

@@ -9,6 +9,7 @@ mod compute;
 mod ecs;
 mod elasticache;
 mod iam;
+mod lease;
 mod load_balancing;
 mod network;
 mod s3;
@@ -36,6 +37,7 @@ pub use compute::{
 pub use ecs::{ContainerDefinition, Service, ServiceLoadBalancer, TaskDefinition};
 pub use elasticache::{CacheEngine, CacheUsageLimits, ServerlessCache};
 pub use iam::{Effect, Iam, InlinePolicy, PolicyStatement, Role, User};
+pub use lease::Lease;
 pub use load_balancing::{
     ElbProtocol, HealthCheck, Listener, ListenerRef, LoadBalancer, LoadBalancerScheme,
     LoadBalancerType, TargetGroup, TargetGroupRef, TargetType,
@@ -71,6 +73,8 @@ pub struct Stack {
     pub buckets: Vec<Bucket>,
     pub distributions: Vec<Distribution>,
     pub caches: Vec<ServerlessCache>,
+    /// Where runs take turns to write; `None` when the file names no lease.
+    pub lease: Option<Lease>,
 }
 
 impl Stack {

@@ -10,6 +10,7 @@ mod compute;
 mod ecs;
 mod elasticache;
 mod iam;
+mod lease;
 mod load_balancing;
 mod network;
 mod s3;
@@ -54,6 +55,7 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
     let buckets = s3::buckets(&spec.buckets, &envelope.tags, context);
     let distributions = cloudfront::distributions(&spec.distributions, &index, context);
     let caches = elasticache::caches(&spec.caches, &envelope.tags, &network, &index, context);
+    let lease = lease::lease(spec.lease.as_ref(), &envelope.name, &buckets, context);
 
     let stack = model::Stack {
         name: envelope.name,
@@ -72,6 +74,7 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
         buckets,
         distributions,
         caches,
+        lease,
     };
 
     templates::check_stray_interpolations(context);

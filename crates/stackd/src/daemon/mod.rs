@@ -37,7 +37,7 @@ mod time;
 pub use status::print_status;
 
 use crate::cli::ReconcileArgs;
-use crate::commands::{EXIT_ERROR, EXIT_OK};
+use crate::commands::{EXIT_ERROR, EXIT_OK, Writer};
 use anyhow::Context;
 use http::Response;
 use reload::{Desired, ReloadCause};
@@ -127,7 +127,8 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
     });
 
     // 5. The loop.
-    let connected = crate::commands::connect(&desired.loaded, &args.aws).await?;
+    let connected = crate::commands::connect(&desired.loaded, &args.aws, Writer::Daemon).await?;
+    let mut lease = connected.lease;
     let mut graph = connected.graph;
     let policy = RequeuePolicy {
         interval: args.interval,
@@ -157,12 +158,13 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
             Event::WatchdogDue => ping_watchdog(notifier.as_ref(), &shared),
             Event::ConfigChanged(cause) => {
                 if let Some(new) = reread(cause, &mut reloads, file, &desired, &shared).await {
-                    match crate::commands::connect(&new.loaded, &args.aws).await {
+                    match crate::commands::connect(&new.loaded, &args.aws, Writer::Daemon).await {
                         Ok(connected) => {
                             tracing::info!(file = %file.display(), "applying the changed desired-state file");
                             lock(&shared).set_stack(&new.loaded.stack.name);
                             graph = connected.graph;
                             pass_options.write_guard = Some(connected.write_guard);
+                            lease = connected.lease;
                             desired = new;
                             next_pass = Instant::now();
                         }
@@ -206,6 +208,10 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
 
     if let Some(notifier) = &notifier {
         notifier.notify("STOPPING=1");
+    }
+    // Passes let the lease go as they end; this covers a pass cut short.
+    if let Some(lease) = &lease {
+        lease.release().await;
     }
     server.abort();
     tracing::info!("daemon stopped");

@@ -54,20 +54,37 @@ pub fn stackd(emulator: &Emulator, args: &[&str]) -> Output {
 }
 
 pub fn reconcile(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(
-        emulator,
-        &[
-            "reconcile",
-            "-f",
-            file,
-            "--once",
-            "--requeue-after",
-            "1s",
-            "--wait",
-            "60s",
-        ],
-    )
+    reconcile_with(emulator, file, &[])
+}
+
+/// Runs `reconcile --once` with `extra` arguments after the usual ones.
+pub fn reconcile_with(emulator: &Emulator, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "reconcile",
+        "-f",
+        file.to_str().expect("the config path is UTF-8"),
+        "--once",
+        "--requeue-after",
+        "1s",
+        "--wait",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    stackd(emulator, &args)
+}
+
+/// The bucket of the write lease that config/beezyup-prod-c01.yaml names.
+pub const LEASE_BUCKET: &str = "beezyup-prod-c01-stackd-lease";
+
+/// Returns the mutating calls since the last reset, minus the reads and writes
+/// of the write lease, which every run that changes something makes.
+pub fn stack_writes(emulator: &Emulator) -> Vec<stackd_tests::Call> {
+    let lease_path = format!("/{LEASE_BUCKET}");
+    emulator
+        .mutating_calls()
+        .into_iter()
+        .filter(|call| !call.path.starts_with(&lease_path))
+        .collect()
 }
 
 pub fn plan(emulator: &Emulator, file: &Path) -> Output {
