@@ -5,11 +5,13 @@ use crate::buckets::BucketComponent;
 use crate::caches::CacheComponent;
 use crate::clients::AwsClients;
 use crate::iam::{IamComponent, TemplateValues};
+use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
+use crate::prune::Pruning;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{buckets, caches, iam, network, security_groups, vpc_endpoints};
+use crate::{buckets, caches, iam, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 
@@ -107,22 +109,12 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         ));
     }
     for balancer in &stack.load_balancers {
-        let resources = balancer
-            .target_groups
-            .iter()
-            .map(|group| format!("target-group/{}", group.id))
-            .chain(
-                balancer
-                    .listeners
-                    .iter()
-                    .map(|listener| format!("listener/{}", listener.id)),
-            )
-            .collect();
-        nodes.push(Node::unsupported(
-            ComponentId::named("load-balancer", &balancer.id),
-            vec![network_id.clone(), groups_id.clone()],
-            resources,
-        ));
+        nodes.push(Node::component(LoadBalancerComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            balancer.clone(),
+            Pruning::default(),
+        )));
     }
     for cache in &stack.caches {
         nodes.push(Node::component(CacheComponent::new(
@@ -139,7 +131,7 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         ];
         if let Some(balancer) = &service.load_balancer {
             needs.push(ComponentId::named(
-                "load-balancer",
+                load_balancers::KIND,
                 &balancer.target_group.load_balancer,
             ));
         }
@@ -162,7 +154,7 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::named("load-balancer", &api.integration.listener.load_balancer),
+            ComponentId::named(load_balancers::KIND, &api.integration.listener.load_balancer),
         ];
         nodes.push(Node::unsupported(
             ComponentId::named("api", &api.id),

@@ -10,11 +10,14 @@ mod clients;
 mod ec2;
 mod graph;
 mod iam;
+mod load_balancers;
 mod network;
+mod prune;
 mod security_groups;
 mod tags;
 mod vpc_endpoints;
 
 pub use clients::{AwsClients, ClientOptions};
 pub use graph::build_graph;
+pub use prune::Pruning;
 pub use tags::{ID_TAG, STACK_TAG};
