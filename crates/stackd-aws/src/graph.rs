@@ -7,7 +7,6 @@ use crate::clients::AwsClients;
 use crate::iam::{IamComponent, TemplateValues};
 use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
-use crate::prune::Pruning;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
@@ -113,7 +112,6 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             clients.clone(),
             tagger.clone(),
             balancer.clone(),
-            Pruning::default(),
         )));
     }
     for cache in &stack.caches {
@@ -154,7 +152,10 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::named(load_balancers::KIND, &api.integration.listener.load_balancer),
+            ComponentId::named(
+                load_balancers::KIND,
+                &api.integration.listener.load_balancer,
+            ),
         ];
         nodes.push(Node::unsupported(
             ComponentId::named("api", &api.id),

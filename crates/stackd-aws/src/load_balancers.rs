@@ -11,7 +11,6 @@ mod diff;
 mod observe;
 
 use crate::clients::AwsClients;
-use crate::prune::Pruning;
 use crate::tags::Tagger;
 use crate::{network, security_groups};
 use async_trait::async_trait;
@@ -173,21 +172,14 @@ pub struct LoadBalancerComponent {
     clients: AwsClients,
     tagger: Tagger,
     desired: LoadBalancer,
-    pruning: Pruning,
 }
 
 impl LoadBalancerComponent {
-    pub fn new(
-        clients: AwsClients,
-        tagger: Tagger,
-        desired: LoadBalancer,
-        pruning: Pruning,
-    ) -> Self {
+    pub fn new(clients: AwsClients, tagger: Tagger, desired: LoadBalancer) -> Self {
         LoadBalancerComponent {
             clients,
             tagger,
             desired,
-            pruning,
         }
     }
 }
@@ -231,7 +223,6 @@ impl Component for LoadBalancerComponent {
             &placement,
             live,
             actions,
-            self.pruning,
         )
         .await
     }

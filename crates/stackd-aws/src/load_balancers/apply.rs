@@ -2,12 +2,11 @@
 
 use super::diff::{Action, health_check_port, target_type_name};
 use super::{LoadBalancerLive, Placement, ids, protocol_name};
-use crate::prune::Pruning;
 use crate::tags::{TagDelta, Tagger};
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action as ElbAction, ActionTypeEnum, Certificate, LoadBalancerSchemeEnum,
-    LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetTypeEnum,
+    Action as ElbAction, ActionTypeEnum, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, Tag, TargetTypeEnum,
 };
 use stackd_engine::ComponentError;
 use stackd_spec::model::{self, LoadBalancerScheme, LoadBalancerType};
@@ -34,15 +33,16 @@ impl Known {
     }
 
     fn get(&self, logical_id: &str) -> Result<&str, ComponentError> {
-        self.0.get(logical_id).map(String::as_str).ok_or_else(|| {
-            ComponentError::Unexpected(format!("{logical_id} has no ARN yet"))
-        })
+        self.0
+            .get(logical_id)
+            .map(String::as_str)
+            .ok_or_else(|| ComponentError::Unexpected(format!("{logical_id} has no ARN yet")))
     }
 }
 
-/// Runs the actions in order and stops at the first failed call. Refusals and
-/// deletions that pruning does not allow stop nothing else: they are reported
-/// together once the rest has run.
+/// Runs the actions in order and stops at the first failed call. Refusals stop
+/// nothing else: they are reported together once the rest has run. Deletions
+/// reach this function only when the engine's destruction gate allowed them.
 pub(super) async fn apply(
     client: &Client,
     desired: &model::LoadBalancer,
@@ -50,20 +50,14 @@ pub(super) async fn apply(
     placement: &Placement,
     live: &LoadBalancerLive,
     actions: Vec<Action>,
-    pruning: Pruning,
 ) -> Result<(), ComponentError> {
     let mut known = Known::from_live(desired, tagger, live);
     let mut refused = Vec::new();
-    let mut unpruned = Vec::new();
     for action in actions {
         match action {
             Action::Refuse(reason) => refused.push(reason),
-            Action::DeleteListener { arn } if pruning == Pruning::Refuse => unpruned.push(arn),
             action => run(client, desired, tagger, placement, &mut known, action).await?,
         }
-    }
-    if !unpruned.is_empty() {
-        refused.push(Pruning::refusal(&unpruned));
     }
     if refused.is_empty() {
         Ok(())
@@ -94,9 +88,10 @@ fn forward(target_group_arn: &str) -> ElbAction {
 }
 
 fn certificates(listener: &model::Listener) -> Option<Vec<Certificate>> {
-    listener.certificate_arn.as_ref().map(|arn| {
-        vec![Certificate::builder().certificate_arn(arn).build()]
-    })
+    listener
+        .certificate_arn
+        .as_ref()
+        .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
 }
 
 fn target_group<'a>(
@@ -201,9 +196,7 @@ async fn run(
                 .set_security_groups(Some(placement.security_groups.iter().cloned().collect()))
                 .send()
                 .await
-                .map_err(|error| {
-                    ComponentError::call(format!("SetSecurityGroups {arn}"), error)
-                })?;
+                .map_err(|error| ComponentError::call(format!("SetSecurityGroups {arn}"), error))?;
             tracing::info!(load_balancer = %desired.name, security_groups = ?placement.security_groups, "set security groups");
         }
         Action::CreateTargetGroup(id) => {
@@ -290,7 +283,9 @@ async fn run(
                 .first()
                 .and_then(|listener| listener.listener_arn())
                 .ok_or_else(|| {
-                    ComponentError::Unexpected(format!("CreateListener {logical_id} returned no ARN"))
+                    ComponentError::Unexpected(format!(
+                        "CreateListener {logical_id} returned no ARN"
+                    ))
                 })?;
             known.0.insert(logical_id.clone(), arn.to_owned());
             tracing::info!(listener = %logical_id, port = wanted.port, "created listener");

@@ -1,8 +1,6 @@
 //! The pure diff of a load balancer, its target groups and its listeners.
 
-use super::{
-    LiveListener, LiveTargetGroup, LoadBalancerLive, Placement, ids, protocol_name,
-};
+use super::{LiveListener, LiveTargetGroup, LoadBalancerLive, Placement, ids, protocol_name};
 use crate::tags::{ID_TAG, STACK_TAG, TagDelta, Tagger};
 use serde_json::{Value, json};
 use stackd_engine::{Change, ChangeKind, Planned, UNKNOWN_UNTIL_APPLIED};
@@ -81,7 +79,7 @@ fn shown(ids: &BTreeSet<String>, complete: bool) -> Value {
     }
 }
 
-/// The health check port as ELB reports it.
+/// Returns the health check port as ELB reports it.
 pub(crate) fn health_check_port(check: &HealthCheck) -> String {
     check
         .port
@@ -232,7 +230,10 @@ fn health_check_fields(check: &HealthCheck) -> Vec<(&'static str, Value)> {
         ("healthCheck.port", json!(health_check_port(check))),
     ];
     let optional = [
-        ("healthCheck.path", check.path.as_ref().map(|path| json!(path))),
+        (
+            "healthCheck.path",
+            check.path.as_ref().map(|path| json!(path)),
+        ),
         (
             "healthCheck.intervalSeconds",
             check.interval_seconds.map(|value| json!(value)),
@@ -343,9 +344,9 @@ fn find_listener<'a>(
     tagger: &Tagger,
     logical_id: &str,
 ) -> Option<&'a LiveListener> {
-    live.listeners
-        .iter()
-        .find(|listener| logical_id_of(&listener.tags, tagger).map(String::as_str) == Some(logical_id))
+    live.listeners.iter().find(|listener| {
+        logical_id_of(&listener.tags, tagger).map(String::as_str) == Some(logical_id)
+    })
 }
 
 fn diff_listener(
@@ -373,8 +374,11 @@ fn diff_listener(
             .find(|listener| listener.port == desired.port)
         {
             plan.push(Planned {
-                change: Change::new(ChangeKind::Replace, &logical_id)
-                    .field("port", other.port, desired.port),
+                change: Change::new(ChangeKind::Replace, &logical_id).field(
+                    "port",
+                    other.port,
+                    desired.port,
+                ),
                 action: Action::Refuse(format!(
                     "{logical_id}: port {} of load balancer {} has listener {} that is not \
                      {logical_id}; delete it, or tag it {ID_TAG}={logical_id} to adopt it",
@@ -561,7 +565,12 @@ mod tests {
 
     #[test]
     fn empty_account_creates_balancer_group_listener() {
-        let plan = diff(&desired(), &tagger(), &placement(), &LoadBalancerLive::default());
+        let plan = diff(
+            &desired(),
+            &tagger(),
+            &placement(),
+            &LoadBalancerLive::default(),
+        );
 
         assert_eq!(
             actions(&plan),
@@ -571,7 +580,10 @@ mod tests {
                 Action::CreateListener("tcp-80".to_owned()),
             ]
         );
-        assert!(plan.iter().all(|step| step.change.kind == ChangeKind::Create));
+        assert!(
+            plan.iter()
+                .all(|step| step.change.kind == ChangeKind::Create)
+        );
         assert_eq!(plan[1].change.resource, "target-group/api/api");
         assert_eq!(plan[2].change.resource, "listener/api/tcp-80");
     }
@@ -591,7 +603,10 @@ mod tests {
 
         let plan = diff(&desired(), &tagger(), &placement(), &live);
 
-        assert_eq!(actions(&plan), [Action::ModifyHealthCheck("api".to_owned())]);
+        assert_eq!(
+            actions(&plan),
+            [Action::ModifyHealthCheck("api".to_owned())]
+        );
         let fields: Vec<(&str, &Value, &Value)> = plan[0]
             .change
             .fields
@@ -651,7 +666,10 @@ mod tests {
         let plan = diff(&desired(), &tagger(), &placement(), &live);
 
         assert_eq!(actions(&plan), [Action::SetSubnets]);
-        assert_eq!(plan[0].change.fields[0].desired, json!(["subnet-a", "subnet-b"]));
+        assert_eq!(
+            plan[0].change.fields[0].desired,
+            json!(["subnet-a", "subnet-b"])
+        );
     }
 
     #[test]
@@ -661,7 +679,10 @@ mod tests {
 
         let plan = diff(&wanted, &tagger(), &placement(), &matching());
 
-        assert_eq!(actions(&plan), [Action::ModifyListener("tcp-80".to_owned())]);
+        assert_eq!(
+            actions(&plan),
+            [Action::ModifyListener("tcp-80".to_owned())]
+        );
         assert_eq!(plan[0].change.fields[0].path, "port");
     }
 
@@ -709,6 +730,9 @@ mod tests {
         let plan = diff(&desired(), &tagger(), &partial, &matching());
 
         assert_eq!(actions(&plan), [Action::SetSubnets]);
-        assert_eq!(plan[0].change.fields[0].desired, json!(UNKNOWN_UNTIL_APPLIED));
+        assert_eq!(
+            plan[0].change.fields[0].desired,
+            json!(UNKNOWN_UNTIL_APPLIED)
+        );
     }
 }

@@ -30,7 +30,8 @@ pub(super) async fn observe(
         let found = describe_target_group(client, &group.name).await?;
         Ok::<_, ComponentError>(found.map(|found| (group.id.clone(), found)))
     }));
-    let (balancer, groups) = tokio::try_join!(describe_load_balancer(client, &desired.name), groups)?;
+    let (balancer, groups) =
+        tokio::try_join!(describe_load_balancer(client, &desired.name), groups)?;
     let groups: Vec<(String, TargetGroup)> = groups.into_iter().flatten().collect();
 
     let listeners = match &balancer {
