@@ -13,7 +13,6 @@ mod diff;
 mod observe;
 
 use crate::clients::AwsClients;
-use crate::prune::Pruning;
 use crate::tags::Tagger;
 use crate::{iam, network, security_groups};
 use async_trait::async_trait;
@@ -21,7 +20,6 @@ use stackd_engine::{Component, ComponentError, ComponentId, Inputs, Outputs, Pla
 use stackd_spec::model::Compute;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use delete::{Deletion, DeletionProgress, run_deletions};
 pub use diff::Action;
 
 /// The kind name of the compute node in the graph.
@@ -211,15 +209,18 @@ impl Resolved {
         }
         for template in &desired.launch_templates {
             for group in &template.security_groups {
-                if let Some(id) = inputs.get(&groups_id, &security_groups::group_id_output(group))
-                {
-                    resolved.security_groups.insert(group.clone(), id.to_owned());
+                if let Some(id) = inputs.get(&groups_id, &security_groups::group_id_output(group)) {
+                    resolved
+                        .security_groups
+                        .insert(group.clone(), id.to_owned());
                 }
             }
             if let Some(role) = &template.instance_profile
                 && let Some(arn) = inputs.get(&iam_id, &iam::outputs::instance_profile_arn(role))
             {
-                resolved.instance_profiles.insert(role.clone(), arn.to_owned());
+                resolved
+                    .instance_profiles
+                    .insert(role.clone(), arn.to_owned());
             }
         }
         resolved
@@ -243,7 +244,6 @@ pub struct ComputeComponent {
     tagger: Tagger,
     desired: Compute,
     context: ComputeContext,
-    pruning: Pruning,
 }
 
 impl ComputeComponent {
@@ -252,14 +252,12 @@ impl ComputeComponent {
         tagger: Tagger,
         desired: Compute,
         context: ComputeContext,
-        pruning: Pruning,
     ) -> Self {
         ComputeComponent {
             clients,
             tagger,
             desired,
             context,
-            pruning,
         }
     }
 }
@@ -305,22 +303,23 @@ impl Component for ComputeComponent {
         inputs: &Inputs,
     ) -> Result<(), ComponentError> {
         let resolved = Resolved::resolve(&self.desired, inputs);
-        apply::apply(
-            &self.clients,
-            &self.desired,
-            &self.tagger,
-            &resolved,
-            live,
-            actions,
-            self.pruning,
-        )
-        .await
+        let target = apply::Target {
+            clients: &self.clients,
+            desired: &self.desired,
+            context: &self.context,
+            tagger: &self.tagger,
+            resolved: &resolved,
+        };
+        apply::apply(&target, live, actions).await
     }
 
     fn outputs(&self, live: &ComputeLive) -> Outputs {
         let mut outputs = Outputs::new();
         for template in &self.desired.launch_templates {
-            if let Some(found) = live.launch_templates.get(&ids::launch_template(&template.id)) {
+            if let Some(found) = live
+                .launch_templates
+                .get(&ids::launch_template(&template.id))
+            {
                 outputs.insert(outputs::launch_template_id(&template.id), found.id.clone());
                 outputs.insert(
                     outputs::launch_template_version(&template.id),
@@ -333,8 +332,14 @@ impl Component for ComputeComponent {
                 .auto_scaling_groups
                 .get(&ids::auto_scaling_group(&group.id))
             {
-                outputs.insert(outputs::auto_scaling_group_name(&group.id), found.name.clone());
-                outputs.insert(outputs::auto_scaling_group_arn(&group.id), found.arn.clone());
+                outputs.insert(
+                    outputs::auto_scaling_group_name(&group.id),
+                    found.name.clone(),
+                );
+                outputs.insert(
+                    outputs::auto_scaling_group_arn(&group.id),
+                    found.arn.clone(),
+                );
             }
         }
         for provider in &self.desired.capacity_providers {
@@ -346,7 +351,10 @@ impl Component for ComputeComponent {
                     outputs::capacity_provider_name(&provider.id),
                     found.name.clone(),
                 );
-                outputs.insert(outputs::capacity_provider_arn(&provider.id), found.arn.clone());
+                outputs.insert(
+                    outputs::capacity_provider_arn(&provider.id),
+                    found.arn.clone(),
+                );
             }
         }
         for cluster in &self.desired.clusters {

@@ -4,13 +4,16 @@
 use crate::buckets::BucketComponent;
 use crate::caches::CacheComponent;
 use crate::clients::AwsClients;
+use crate::compute::{ComputeComponent, ComputeContext};
 use crate::iam::{IamComponent, TemplateValues};
 use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{buckets, caches, iam, load_balancers, network, security_groups, vpc_endpoints};
+use crate::{
+    buckets, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints,
+};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 
@@ -73,39 +76,31 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         }
     }
     let compute = &stack.compute;
-    let compute_resources: Vec<String> = compute
-        .launch_templates
-        .iter()
-        .map(|template| format!("launch-template/{}", template.id))
-        .chain(
-            compute
-                .auto_scaling_groups
+    let has_compute = !compute.launch_templates.is_empty()
+        || !compute.auto_scaling_groups.is_empty()
+        || !compute.capacity_providers.is_empty()
+        || !compute.clusters.is_empty();
+    if has_compute {
+        // IAM names a role's instance profile after the role.
+        let context = ComputeContext {
+            instance_profile_names: iam
+                .roles
                 .iter()
-                .map(|group| format!("auto-scaling-group/{}", group.id)),
-        )
-        .chain(
-            compute
-                .capacity_providers
+                .filter(|role| role.instance_profile)
+                .map(|role| (role.id.clone(), role.name.clone()))
+                .collect(),
+            services: stack
+                .services
                 .iter()
-                .map(|provider| format!("capacity-provider/{}", provider.id)),
-        )
-        .chain(
-            compute
-                .clusters
-                .iter()
-                .map(|cluster| format!("cluster/{}", cluster.id)),
-        )
-        .collect();
-    if !compute_resources.is_empty() {
-        let mut needs = vec![network_id.clone(), groups_id.clone()];
-        if !iam.roles.is_empty() {
-            needs.push(iam_id.clone());
-        }
-        nodes.push(Node::unsupported(
-            ComponentId::single("compute"),
-            needs,
-            compute_resources,
-        ));
+                .map(|service| (format!("service/{}", service.id), service.name.clone()))
+                .collect(),
+        };
+        nodes.push(Node::component(ComputeComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            compute.clone(),
+            context,
+        )));
     }
     for balancer in &stack.load_balancers {
         nodes.push(Node::component(LoadBalancerComponent::new(
@@ -125,7 +120,7 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let mut needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::single("compute"),
+            ComponentId::single(compute::KIND),
         ];
         if let Some(balancer) = &service.load_balancer {
             needs.push(ComponentId::named(

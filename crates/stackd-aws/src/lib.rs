@@ -8,6 +8,7 @@ mod account_guard;
 mod buckets;
 mod caches;
 mod clients;
+mod compute;
 mod ec2;
 mod graph;
 mod iam;

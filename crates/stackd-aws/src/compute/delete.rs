@@ -27,7 +27,9 @@ pub enum Deletion {
         draining: bool,
     },
     /// Removes every capacity provider and the default strategy from a cluster.
-    DetachCapacityProviders { cluster: String },
+    DetachCapacityProviders {
+        cluster: String,
+    },
     CapacityProvider {
         name: String,
         /// ECS is already deleting it: wait until it is gone.
@@ -39,8 +41,12 @@ pub enum Deletion {
         /// Auto Scaling is already deleting it: wait until it is gone.
         deleting: bool,
     },
-    LaunchTemplate { id: String },
-    Cluster { name: String },
+    LaunchTemplate {
+        id: String,
+    },
+    Cluster {
+        name: String,
+    },
 }
 
 impl Deletion {
@@ -166,7 +172,9 @@ async fn run_step(
                 .send()
                 .await
             {
-                Ok(_) => tracing::info!(capacity_provider = %name, "deleted capacity provider that left the file"),
+                Ok(_) => {
+                    tracing::info!(capacity_provider = %name, "deleted capacity provider that left the file")
+                }
                 // DeleteCapacityProvider models no "in use" error, so the code that ECS
                 // sends for a provider that a cluster or service still uses is read here.
                 Err(error) if is_in_use_code(error.code()) => {
@@ -196,7 +204,9 @@ async fn run_step(
                 .send()
                 .await
             {
-                Ok(_) => tracing::info!(auto_scaling_group = %name, "deleting Auto Scaling group that left the file"),
+                Ok(_) => {
+                    tracing::info!(auto_scaling_group = %name, "deleting Auto Scaling group that left the file")
+                }
                 Err(error)
                     if matches!(
                         error.as_service_error(),
@@ -225,33 +235,33 @@ async fn run_step(
                 .launch_template_id(id)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("DeleteLaunchTemplate {id}"), error))?;
+                .map_err(|error| {
+                    ComponentError::call(format!("DeleteLaunchTemplate {id}"), error)
+                })?;
             tracing::info!(launch_template = %id, "deleted launch template that left the file");
         }
-        Deletion::Cluster { name } => {
-            match ecs.delete_cluster().cluster(name).send().await {
-                Ok(_) => tracing::info!(cluster = %name, "deleted cluster that left the file"),
-                Err(error)
-                    if matches!(
-                        error.as_service_error(),
-                        Some(
-                            DeleteClusterError::ClusterContainsServicesException(_)
-                                | DeleteClusterError::ClusterContainsContainerInstancesException(_)
-                                | DeleteClusterError::ClusterContainsTasksException(_)
-                                | DeleteClusterError::ClusterContainsCapacityProviderException(_)
-                                | DeleteClusterError::UpdateInProgressException(_)
-                        )
-                    ) =>
-                {
-                    return Ok(DeletionProgress::Waiting(format!(
-                        "cluster {name} still has services, instances or tasks"
-                    )));
-                }
-                Err(error) => {
-                    return Err(ComponentError::call(format!("DeleteCluster {name}"), error));
-                }
+        Deletion::Cluster { name } => match ecs.delete_cluster().cluster(name).send().await {
+            Ok(_) => tracing::info!(cluster = %name, "deleted cluster that left the file"),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(
+                        DeleteClusterError::ClusterContainsServicesException(_)
+                            | DeleteClusterError::ClusterContainsContainerInstancesException(_)
+                            | DeleteClusterError::ClusterContainsTasksException(_)
+                            | DeleteClusterError::ClusterContainsCapacityProviderException(_)
+                            | DeleteClusterError::UpdateInProgressException(_)
+                    )
+                ) =>
+            {
+                return Ok(DeletionProgress::Waiting(format!(
+                    "cluster {name} still has services, instances or tasks"
+                )));
             }
-        }
+            Err(error) => {
+                return Err(ComponentError::call(format!("DeleteCluster {name}"), error));
+            }
+        },
     }
     Ok(DeletionProgress::Done)
 }
@@ -262,4 +272,208 @@ fn is_in_use_code(code: Option<&str>) -> bool {
         code,
         Some("ResourceInUseException" | "UpdateInProgressException")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_autoscaling::operation::delete_auto_scaling_group::DeleteAutoScalingGroupOutput;
+    use aws_sdk_autoscaling::types::error::ResourceInUseFault;
+    use aws_sdk_ecs::operation::delete_capacity_provider::DeleteCapacityProviderOutput;
+    use aws_sdk_ecs::operation::delete_cluster::DeleteClusterOutput;
+    use aws_sdk_ecs::operation::delete_service::DeleteServiceOutput;
+    use aws_sdk_ecs::operation::put_cluster_capacity_providers::PutClusterCapacityProvidersOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::error::ResourceInUseException;
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
+    use std::sync::{Arc, Mutex};
+
+    /// Operations in the order the mocks received them.
+    type CallLog = Arc<Mutex<Vec<&'static str>>>;
+
+    fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        interceptor
+    }
+
+    // The clients are built by hand instead of with `mock_client!`, which needs
+    // each SDK crate's `test-util` feature.
+    fn ecs_client(rules: &[&Rule]) -> aws_sdk_ecs::Client {
+        use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-3"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "mock"))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor(rules))
+                .build(),
+        )
+    }
+
+    fn autoscaling_client(rules: &[&Rule]) -> aws_sdk_autoscaling::Client {
+        use aws_sdk_autoscaling::config::{BehaviorVersion, Credentials, Region};
+        aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-3"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "mock"))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor(rules))
+                .build(),
+        )
+    }
+
+    /// Returns a request filter that records the operation and matches every request.
+    fn record<I>(log: &CallLog, operation: &'static str) -> impl Fn(&I) -> bool + Send + Sync {
+        let log = Arc::clone(log);
+        move |_| {
+            log.lock().unwrap().push(operation);
+            true
+        }
+    }
+
+    fn waiting(progress: &DeletionProgress) -> bool {
+        matches!(progress, DeletionProgress::Waiting(_))
+    }
+
+    #[tokio::test]
+    async fn deletions_wait_for_resource_in_use() {
+        let log: CallLog = Arc::default();
+        let update_service = mock!(aws_sdk_ecs::Client::update_service)
+            .match_requests(record(&log, "UpdateService"))
+            .then_output(|| UpdateServiceOutput::builder().build());
+        let delete_service = mock!(aws_sdk_ecs::Client::delete_service)
+            .match_requests(record(&log, "DeleteService"))
+            .then_output(|| DeleteServiceOutput::builder().build());
+        // The cluster still runs the service's tasks on the first try.
+        let detach = mock!(aws_sdk_ecs::Client::put_cluster_capacity_providers)
+            .match_requests(record(&log, "PutClusterCapacityProviders"))
+            .sequence()
+            .error(|| {
+                PutClusterCapacityProvidersError::ResourceInUseException(
+                    ResourceInUseException::builder()
+                        .message("tasks are running")
+                        .build(),
+                )
+            })
+            .output(|| PutClusterCapacityProvidersOutput::builder().build())
+            .build();
+        let delete_provider = mock!(aws_sdk_ecs::Client::delete_capacity_provider)
+            .match_requests(record(&log, "DeleteCapacityProvider"))
+            .then_output(|| DeleteCapacityProviderOutput::builder().build());
+        let delete_cluster = mock!(aws_sdk_ecs::Client::delete_cluster)
+            .match_requests(record(&log, "DeleteCluster"))
+            .then_output(|| DeleteClusterOutput::builder().build());
+        // The group still has instances that the provider protected on the first try.
+        let delete_group = mock!(aws_sdk_autoscaling::Client::delete_auto_scaling_group)
+            .match_requests(record(&log, "DeleteAutoScalingGroup"))
+            .sequence()
+            .error(|| {
+                DeleteAutoScalingGroupError::ResourceInUseFault(
+                    ResourceInUseFault::builder()
+                        .message("instances are protected")
+                        .build(),
+                )
+            })
+            .output(|| DeleteAutoScalingGroupOutput::builder().build())
+            .build();
+
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let mut clients = AwsClients::from_config(&config, false);
+        clients.ecs = ecs_client(&[
+            &update_service,
+            &delete_service,
+            &detach,
+            &delete_provider,
+            &delete_cluster,
+        ]);
+        clients.autoscaling = autoscaling_client(&[&delete_group]);
+
+        let service = Deletion::Service {
+            cluster: "c".to_owned(),
+            name: "api".to_owned(),
+            desired_count: 2,
+            draining: false,
+        };
+        let detach_step = Deletion::DetachCapacityProviders {
+            cluster: "c".to_owned(),
+        };
+        let provider = Deletion::CapacityProvider {
+            name: "cp".to_owned(),
+            deleting: false,
+        };
+        let group = Deletion::AutoScalingGroup {
+            name: "g".to_owned(),
+            deleting: false,
+        };
+        let cluster = Deletion::Cluster {
+            name: "c".to_owned(),
+        };
+
+        // Pass 1, given in reverse order: the service goes, the detach must wait.
+        let steps = [
+            cluster.clone(),
+            group.clone(),
+            provider.clone(),
+            detach_step.clone(),
+            service,
+        ];
+        let first = run_deletions(&clients, &steps).await.unwrap();
+        assert!(waiting(&first), "{first:?}");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "UpdateService",
+                "DeleteService",
+                "PutClusterCapacityProviders"
+            ]
+        );
+
+        // Pass 2 sees the service draining: the detach and the provider go, the
+        // group must wait.
+        log.lock().unwrap().clear();
+        let draining = Deletion::Service {
+            cluster: "c".to_owned(),
+            name: "api".to_owned(),
+            desired_count: 0,
+            draining: true,
+        };
+        let steps = [
+            cluster.clone(),
+            group.clone(),
+            provider,
+            detach_step,
+            draining,
+        ];
+        let second = run_deletions(&clients, &steps).await.unwrap();
+        assert!(waiting(&second), "{second:?}");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "PutClusterCapacityProviders",
+                "DeleteCapacityProvider",
+                "DeleteAutoScalingGroup"
+            ]
+        );
+
+        // Pass 3: the group and then the cluster go.
+        log.lock().unwrap().clear();
+        let third = run_deletions(&clients, &[cluster, group]).await.unwrap();
+        assert_eq!(third, DeletionProgress::Done);
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["DeleteAutoScalingGroup", "DeleteCluster"]
+        );
+        assert_eq!(detach.num_calls(), 2, "PutClusterCapacityProviders calls");
+        assert_eq!(delete_group.num_calls(), 2, "DeleteAutoScalingGroup calls");
+        assert_eq!(delete_cluster.num_calls(), 1, "DeleteCluster calls");
+    }
 }

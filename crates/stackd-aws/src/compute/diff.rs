@@ -3,8 +3,7 @@
 
 use super::delete::Deletion;
 use super::{
-    ComputeContext, ComputeLive, LiveAutoScalingGroup, LiveLaunchTemplate, Resolved, StrategyItem,
-    TemplateData, ids,
+    ComputeContext, ComputeLive, LiveAutoScalingGroup, Resolved, StrategyItem, TemplateData, ids,
 };
 use crate::tags::{TagDelta, Tagger};
 use serde_json::{Value, json};
@@ -158,7 +157,9 @@ pub(crate) fn diff(
     let mut plan = Vec::new();
     let mut versions = BTreeMap::new();
     for template in &desired.launch_templates {
-        let version = diff_launch_template(desired, template, context, tagger, resolved, live, &mut plan);
+        let version = diff_launch_template(
+            desired, template, context, tagger, resolved, live, &mut plan,
+        );
         versions.insert(template.id.clone(), version);
     }
     for group in &desired.auto_scaling_groups {
@@ -206,8 +207,11 @@ fn diff_launch_template(
     let tags = tagger.desired(&logical_id, &template.name);
     let (data, complete) = desired_template_data(desired, template, context, resolved);
     let Some(found) = live.launch_templates.get(&logical_id) else {
-        let mut change =
-            Change::new(ChangeKind::Create, &logical_id).field("name", Value::Null, template.name.as_str());
+        let mut change = Change::new(ChangeKind::Create, &logical_id).field(
+            "name",
+            Value::Null,
+            template.name.as_str(),
+        );
         for (path, value) in template_fields(&data, complete) {
             change = change.field(path, Value::Null, value);
         }
@@ -237,11 +241,17 @@ fn diff_launch_template(
     } else {
         let mut change = Change::new(ChangeKind::Update, &logical_id);
         let live_fields = template_fields(&found.default_data, true);
-        for ((path, wanted), (_, current)) in template_fields(&data, complete).into_iter().zip(live_fields)
+        for ((path, wanted), (_, current)) in template_fields(&data, complete)
+            .into_iter()
+            .zip(live_fields)
         {
             change.push_if_differs(path, current, wanted);
         }
-        change = change.field("defaultVersion", found.default_version, UNKNOWN_UNTIL_APPLIED);
+        change = change.field(
+            "defaultVersion",
+            found.default_version,
+            UNKNOWN_UNTIL_APPLIED,
+        );
         plan.push(Planned {
             change,
             action: Action::CreateLaunchTemplateVersion(template.id.clone()),
@@ -269,7 +279,8 @@ fn group_fields(
     version: &PlannedVersion,
     found: Option<&LiveAutoScalingGroup>,
 ) -> Vec<(&'static str, Value, Value)> {
-    let ignored = |attribute: AutoScalingGroupAttribute| desired.ignore_changes.contains(&attribute);
+    let ignored =
+        |attribute: AutoScalingGroupAttribute| desired.ignore_changes.contains(&attribute);
     let mut fields = Vec::new();
     let mut push = |path: &'static str, wanted: Value, current: Value| {
         fields.push((path, wanted, current));
@@ -292,10 +303,18 @@ fn group_fields(
         json!(live_template.map(|(_, version)| version)),
     );
     if !ignored(AutoScalingGroupAttribute::MinSize) {
-        push("minSize", json!(desired.min_size), json!(found.map(|group| group.min_size)));
+        push(
+            "minSize",
+            json!(desired.min_size),
+            json!(found.map(|group| group.min_size)),
+        );
     }
     if !ignored(AutoScalingGroupAttribute::MaxSize) {
-        push("maxSize", json!(desired.max_size), json!(found.map(|group| group.max_size)));
+        push(
+            "maxSize",
+            json!(desired.max_size),
+            json!(found.map(|group| group.max_size)),
+        );
     }
     if let Some(capacity) = desired.desired_capacity
         && !ignored(AutoScalingGroupAttribute::DesiredCapacity)
@@ -316,7 +335,11 @@ fn group_fields(
     } else {
         json!(UNKNOWN_UNTIL_APPLIED)
     };
-    push("subnets", subnets, json!(found.map(|group| &group.subnet_ids)));
+    push(
+        "subnets",
+        subnets,
+        json!(found.map(|group| &group.subnet_ids)),
+    );
     match &desired.spot {
         Some(spot) => {
             push(
@@ -343,7 +366,11 @@ fn group_fields(
         None => push(
             "spot",
             Value::Null,
-            json!(found.map(|group| group.mixed).and_then(|mixed| mixed.then_some("mixed instances policy"))),
+            json!(
+                found
+                    .map(|group| group.mixed)
+                    .and_then(|mixed| mixed.then_some("mixed instances policy"))
+            ),
         ),
     }
     push(
@@ -371,8 +398,11 @@ fn diff_auto_scaling_group(
     let found = live.auto_scaling_groups.get(&logical_id);
     let fields = group_fields(desired, resolved, &version, found);
     let Some(found) = found else {
-        let mut change =
-            Change::new(ChangeKind::Create, &logical_id).field("name", Value::Null, desired.name.as_str());
+        let mut change = Change::new(ChangeKind::Create, &logical_id).field(
+            "name",
+            Value::Null,
+            desired.name.as_str(),
+        );
         for (path, wanted, _) in fields {
             if !wanted.is_null() {
                 change = change.field(path, Value::Null, wanted);
@@ -430,7 +460,11 @@ fn diff_capacity_provider(
     let wanted: Vec<(&str, Value)> = vec![
         (
             "managedScaling.status",
-            json!(if scaling.is_some() { "ENABLED" } else { "DISABLED" }),
+            json!(if scaling.is_some() {
+                "ENABLED"
+            } else {
+                "DISABLED"
+            }),
         ),
         (
             "managedScaling.targetCapacity",
@@ -495,7 +529,11 @@ fn diff_capacity_provider(
 
     let current = &found.managed_scaling;
     let live_values = [
-        json!(if current.enabled { "ENABLED" } else { "DISABLED" }),
+        json!(if current.enabled {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        }),
         json!(current.target_capacity),
         json!(current.minimum_scaling_step_size),
         json!(current.maximum_scaling_step_size),
@@ -544,7 +582,11 @@ pub(crate) fn desired_cluster_providers(
             .find(|provider| provider.id == id)
             .map_or_else(|| id.to_owned(), |provider| provider.name.clone())
     };
-    let providers = cluster.capacity_providers.iter().map(|id| name(id)).collect();
+    let providers = cluster
+        .capacity_providers
+        .iter()
+        .map(|id| name(id))
+        .collect();
     let mut strategy: Vec<StrategyItem> = cluster
         .default_strategy
         .iter()
@@ -660,8 +702,11 @@ fn diff_leftovers(desired: &Compute, live: &ComputeLive, plan: &mut Vec<Planned<
 
     for (logical_id, service) in &live.leftover_services {
         plan.push(Planned {
-            change: delete(logical_id, &service.name)
-                .field("desiredCount", service.desired_count, 0),
+            change: delete(logical_id, &service.name).field(
+                "desiredCount",
+                service.desired_count,
+                0,
+            ),
             action: Action::Delete(Deletion::Service {
                 cluster: service.cluster.clone(),
                 name: service.name.clone(),
@@ -674,8 +719,14 @@ fn diff_leftovers(desired: &Compute, live: &ComputeLive, plan: &mut Vec<Planned<
         if clusters.contains(logical_id) || cluster.capacity_providers.is_empty() {
             continue;
         }
+        // Detaching is the first step of deleting the cluster, so it needs the
+        // same permission as the deletion.
         plan.push(Planned {
-            change: Change::new(ChangeKind::Update, logical_id.as_str()).field(
+            change: Change::new(
+                ChangeKind::Delete,
+                format!("{logical_id}/capacity-providers"),
+            )
+            .field(
                 "capacityProviders",
                 json!(cluster.capacity_providers),
                 json!([]),
@@ -734,8 +785,11 @@ fn diff_leftovers(desired: &Compute, live: &ComputeLive, plan: &mut Vec<Planned<
 }
 
 #[cfg(test)]
-pub(super) fn live_template_for_tests(data: TemplateData, tags: BTreeMap<String, String>) -> LiveLaunchTemplate {
-    LiveLaunchTemplate {
+pub(super) fn live_template_for_tests(
+    data: TemplateData,
+    tags: BTreeMap<String, String>,
+) -> super::LiveLaunchTemplate {
+    super::LiveLaunchTemplate {
         id: "lt-1".to_owned(),
         name: "s-ecs-spot".to_owned(),
         default_version: 1,

@@ -130,9 +130,8 @@ async fn observe_launch_templates(
     };
     let (tagged, named) = tokio::join!(tagged, named);
     let tagged = tagged.map_err(|error| ComponentError::call("DescribeLaunchTemplates", error))?;
-    let named = named.map_err(|error| {
-        ComponentError::call("DescribeLaunchTemplates by name", error)
-    })?;
+    let named =
+        named.map_err(|error| ComponentError::call("DescribeLaunchTemplates by name", error))?;
 
     for template in &desired.launch_templates {
         let logical = ids::launch_template(&template.id);
@@ -173,7 +172,9 @@ async fn read_versions(
         .versions("$Latest")
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("DescribeLaunchTemplateVersions {id}"), error))?;
+        .map_err(|error| {
+            ComponentError::call(format!("DescribeLaunchTemplateVersions {id}"), error)
+        })?;
     let default_version = template.default_version_number().unwrap_or_default();
     let latest_version = template.latest_version_number().unwrap_or_default();
     let data_of = |number: i64| {
@@ -187,7 +188,10 @@ async fn read_versions(
     };
     Ok(LiveLaunchTemplate {
         id: id.to_owned(),
-        name: template.launch_template_name().unwrap_or_default().to_owned(),
+        name: template
+            .launch_template_name()
+            .unwrap_or_default()
+            .to_owned(),
         default_version,
         default_data: data_of(default_version),
         latest_version,
@@ -206,12 +210,9 @@ pub(crate) fn instance_profile_name(arn_or_name: &str) -> String {
 }
 
 fn template_data(data: &ResponseLaunchTemplateData) -> TemplateData {
-    let profile = data.iam_instance_profile().and_then(|profile| {
-        profile
-            .name()
-            .or(profile.arn())
-            .map(instance_profile_name)
-    });
+    let profile = data
+        .iam_instance_profile()
+        .and_then(|profile| profile.name().or(profile.arn()).map(instance_profile_name));
     let user_data = data.user_data().map(|encoded| {
         aws_smithy_types::base64::decode(encoded)
             .ok()
@@ -221,9 +222,7 @@ fn template_data(data: &ResponseLaunchTemplateData) -> TemplateData {
     });
     TemplateData {
         image_id: data.image_id().map(str::to_owned),
-        instance_type: data
-            .instance_type()
-            .map(|kind| kind.as_str().to_owned()),
+        instance_type: data.instance_type().map(|kind| kind.as_str().to_owned()),
         instance_profile: profile,
         security_group_ids: data.security_group_ids().iter().cloned().collect(),
         user_data,
@@ -275,9 +274,8 @@ async fn observe_auto_scaling_groups(
     let (tagged, named) = tokio::join!(tagged, named);
     let tagged =
         tagged.map_err(|error| ComponentError::call("DescribeAutoScalingGroups", error))?;
-    let named = named.map_err(|error| {
-        ComponentError::call("DescribeAutoScalingGroups by name", error)
-    })?;
+    let named =
+        named.map_err(|error| ComponentError::call("DescribeAutoScalingGroups by name", error))?;
 
     for group in &desired.auto_scaling_groups {
         let logical = ids::auto_scaling_group(&group.id);
@@ -327,8 +325,14 @@ fn live_group(group: &AutoScalingGroup, tags: BTreeMap<String, String>) -> LiveA
         .or(group.launch_template());
     let distribution = policy.and_then(|policy| policy.instances_distribution());
     LiveAutoScalingGroup {
-        name: group.auto_scaling_group_name().unwrap_or_default().to_owned(),
-        arn: group.auto_scaling_group_arn().unwrap_or_default().to_owned(),
+        name: group
+            .auto_scaling_group_name()
+            .unwrap_or_default()
+            .to_owned(),
+        arn: group
+            .auto_scaling_group_arn()
+            .unwrap_or_default()
+            .to_owned(),
         status: group.status().map(str::to_owned),
         min_size: count(group.min_size()).unwrap_or_default(),
         max_size: count(group.max_size()).unwrap_or_default(),
@@ -449,7 +453,10 @@ fn live_provider(
     let scaling = group.and_then(|group| group.managed_scaling());
     LiveCapacityProvider {
         name: provider.name().unwrap_or_default().to_owned(),
-        arn: provider.capacity_provider_arn().unwrap_or_default().to_owned(),
+        arn: provider
+            .capacity_provider_arn()
+            .unwrap_or_default()
+            .to_owned(),
         status: provider
             .status()
             .map(|status| status.as_str().to_owned())
