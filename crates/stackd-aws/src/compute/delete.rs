@@ -68,7 +68,7 @@ impl Deletion {
 pub enum DeletionProgress {
     /// Every step was sent.
     Done,
-    /// A step waits for an earlier one that AWS has not finished; the reason says which.
+    /// A step waits for an earlier one that AWS has not finished, named in the reason.
     Waiting(String),
 }
 
@@ -266,7 +266,7 @@ async fn run_step(
     Ok(DeletionProgress::Done)
 }
 
-/// Returns whether an ECS error code says that another resource still uses this one.
+/// Returns whether an ECS error code means that another resource still uses this one.
 fn is_in_use_code(code: Option<&str>) -> bool {
     matches!(
         code,
@@ -330,7 +330,10 @@ mod tests {
     }
 
     /// Returns a request filter that records the operation and matches every request.
-    fn record<I>(log: &CallLog, operation: &'static str) -> impl Fn(&I) -> bool + Send + Sync {
+    fn record<I>(
+        log: &CallLog,
+        operation: &'static str,
+    ) -> impl Fn(&I) -> bool + Send + Sync + use<I> {
         let log = Arc::clone(log);
         move |_| {
             log.lock().unwrap().push(operation);
