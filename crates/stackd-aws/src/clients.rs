@@ -19,11 +19,15 @@ pub struct ClientOptions {
 /// One client per AWS service that stackd calls.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub elasticache: aws_sdk_elasticache::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl AwsClients {
@@ -55,11 +59,15 @@ impl AwsClients {
             .force_path_style(custom_endpoint)
             .build();
         AwsClients {
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             elasticache: aws_sdk_elasticache::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
         }
     }
 }

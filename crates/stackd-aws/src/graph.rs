@@ -4,12 +4,16 @@
 use crate::buckets::BucketComponent;
 use crate::caches::CacheComponent;
 use crate::clients::AwsClients;
+use crate::compute::{ComputeComponent, ComputeContext};
 use crate::iam::{IamComponent, TemplateValues};
+use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{buckets, caches, iam, network, security_groups, vpc_endpoints};
+use crate::{
+    buckets, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints,
+};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 
@@ -72,57 +76,38 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         }
     }
     let compute = &stack.compute;
-    let compute_resources: Vec<String> = compute
-        .launch_templates
-        .iter()
-        .map(|template| format!("launch-template/{}", template.id))
-        .chain(
-            compute
-                .auto_scaling_groups
+    let has_compute = !compute.launch_templates.is_empty()
+        || !compute.auto_scaling_groups.is_empty()
+        || !compute.capacity_providers.is_empty()
+        || !compute.clusters.is_empty();
+    if has_compute {
+        // IAM names a role's instance profile after the role.
+        let context = ComputeContext {
+            instance_profile_names: iam
+                .roles
                 .iter()
-                .map(|group| format!("auto-scaling-group/{}", group.id)),
-        )
-        .chain(
-            compute
-                .capacity_providers
+                .filter(|role| role.instance_profile)
+                .map(|role| (role.id.clone(), role.name.clone()))
+                .collect(),
+            services: stack
+                .services
                 .iter()
-                .map(|provider| format!("capacity-provider/{}", provider.id)),
-        )
-        .chain(
-            compute
-                .clusters
-                .iter()
-                .map(|cluster| format!("cluster/{}", cluster.id)),
-        )
-        .collect();
-    if !compute_resources.is_empty() {
-        let mut needs = vec![network_id.clone(), groups_id.clone()];
-        if !iam.roles.is_empty() {
-            needs.push(iam_id.clone());
-        }
-        nodes.push(Node::unsupported(
-            ComponentId::single("compute"),
-            needs,
-            compute_resources,
-        ));
+                .map(|service| (format!("service/{}", service.id), service.name.clone()))
+                .collect(),
+        };
+        nodes.push(Node::component(ComputeComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            compute.clone(),
+            context,
+        )));
     }
     for balancer in &stack.load_balancers {
-        let resources = balancer
-            .target_groups
-            .iter()
-            .map(|group| format!("target-group/{}", group.id))
-            .chain(
-                balancer
-                    .listeners
-                    .iter()
-                    .map(|listener| format!("listener/{}", listener.id)),
-            )
-            .collect();
-        nodes.push(Node::unsupported(
-            ComponentId::named("load-balancer", &balancer.id),
-            vec![network_id.clone(), groups_id.clone()],
-            resources,
-        ));
+        nodes.push(Node::component(LoadBalancerComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            balancer.clone(),
+        )));
     }
     for cache in &stack.caches {
         nodes.push(Node::component(CacheComponent::new(
@@ -135,11 +120,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let mut needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::single("compute"),
+            ComponentId::single(compute::KIND),
         ];
         if let Some(balancer) = &service.load_balancer {
             needs.push(ComponentId::named(
-                "load-balancer",
+                load_balancers::KIND,
                 &balancer.target_group.load_balancer,
             ));
         }
@@ -162,7 +147,10 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::named("load-balancer", &api.integration.listener.load_balancer),
+            ComponentId::named(
+                load_balancers::KIND,
+                &api.integration.listener.load_balancer,
+            ),
         ];
         nodes.push(Node::unsupported(
             ComponentId::named("api", &api.id),

@@ -1,8 +1,9 @@
 """AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
-atomicity of S3 conditional writes (If-Match, If-None-Match), the
-AWS managed IAM policies, which moto leaves out unless configured to load them,
+atomicity of S3 conditional writes (If-Match, If-None-Match), ECS
+DescribeCapacityProviders without names, Auto Scaling updates that leave the
+mixed instances policy out, the AWS managed IAM policies, which moto leaves out unless configured to load them,
 and ElastiCache Serverless, which module ``elasticache_serverless`` adds and
 whose docstring lists the AWS behaviour it reproduces. Planned: API Gateway
 v2 UpdateStage and the read-back of CloudFront origin access controls. ``install()`` runs once, before the server builds its WSGI app,
@@ -129,9 +130,52 @@ def _load_iam_aws_managed_policies() -> None:
     default_user_config["iam"]["load_aws_managed_policies"] = True
 
 
+def _patch_ecs_describe_all_capacity_providers() -> None:
+    """Make DescribeCapacityProviders without names list every provider.
+
+    According to the ECS API reference, a request without ``capacityProviders``
+    describes all of them. moto 5.2.5 iterates over the missing list and
+    answers 500.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_capacity_providers
+
+    def describe_capacity_providers(self, names):  # type: ignore[no-untyped-def]
+        if not names:
+            return list(self.capacity_providers.values()), []
+        return original(self, names)
+
+    EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
+
+
+def _patch_autoscaling_update_keeps_mixed_instances_policy() -> None:
+    """Keep a group's mixed instances policy when an update leaves it out.
+
+    AWS changes only the fields that UpdateAutoScalingGroup names. moto 5.2.5
+    sets the policy to the request's, so an update of the desired capacity
+    alone drops it.
+    """
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    original = FakeAutoScalingGroup.update
+
+    def update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        names_template = kwargs.get("launch_config_name") or kwargs.get("launch_template")
+        kept = self.mixed_instances_policy
+        result = original(self, *args, **kwargs)
+        if kwargs.get("mixed_instances_policy") is None and not names_template:
+            self.mixed_instances_policy = kept
+        return result
+
+    FakeAutoScalingGroup.update = update
+
+
 def install() -> None:
     """Patch moto with stackd's extensions."""
     _patch_s3_versioning_root()
     _make_s3_conditional_writes_atomic()
     _load_iam_aws_managed_policies()
+    _patch_ecs_describe_all_capacity_providers()
+    _patch_autoscaling_update_keeps_mixed_instances_policy()
     elasticache_serverless.install()
