@@ -19,11 +19,14 @@ pub struct ClientOptions {
 /// One client per AWS service that stackd calls.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
+    pub apigatewayv2: aws_sdk_apigatewayv2::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub elasticache: aws_sdk_elasticache::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsClients {
@@ -55,11 +58,14 @@ impl AwsClients {
             .force_path_style(custom_endpoint)
             .build();
         AwsClients {
+            apigatewayv2: aws_sdk_apigatewayv2::Client::new(config),
+            cloudfront: aws_sdk_cloudfront::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
             elasticache: aws_sdk_elasticache::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
         }
     }
 }

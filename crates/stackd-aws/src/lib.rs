@@ -4,12 +4,18 @@
 //! [`build_graph`] turns a validated stack into the engine's graph. Components
 //! never see YAML: they read the model of `stackd-spec`.
 
+mod apis;
+mod bucket_policies;
 mod buckets;
 mod caches;
 mod clients;
+mod distributions;
 mod ec2;
 mod graph;
 mod iam;
+mod json_diff;
+#[cfg(test)]
+mod mocks;
 mod network;
 mod security_groups;
 mod tags;

@@ -2,10 +2,12 @@
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
 AWS managed IAM policies, which moto leaves out unless configured to load them,
-and ElastiCache Serverless, which module ``elasticache_serverless`` adds and
-whose docstring lists the AWS behaviour it reproduces. Planned: API Gateway
-v2 UpdateStage and the read-back of CloudFront origin access controls. ``install()`` runs once, before the server builds its WSGI app,
-so a patch made here is in place for every request.
+ElastiCache Serverless, which module ``elasticache_serverless`` adds, and the
+read-back of CloudFront origins and ETags, which module
+``cloudfront_distributions`` fixes. Each module's docstring lists the AWS
+behaviour it reproduces. Planned: API Gateway v2 UpdateStage. ``install()``
+runs once, before the server builds its WSGI app, so a patch made here is in
+place for every request.
 
 Known gaps of moto 5.2.5 that are not patched yet, and that no test relies on:
 NAT gateways are ``available`` in the CreateNatGateway response (AWS says
@@ -49,7 +51,7 @@ as ``moto.<service>.models.<service>_backends[account_id][region]``.
 
 from __future__ import annotations
 
-from . import elasticache_serverless
+from . import cloudfront_distributions, elasticache_serverless
 
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -103,3 +105,4 @@ def install() -> None:
     _patch_s3_versioning_root()
     _load_iam_aws_managed_policies()
     elasticache_serverless.install()
+    cloudfront_distributions.install()

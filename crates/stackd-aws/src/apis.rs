@@ -1,0 +1,13 @@
+//! The api component: one API Gateway HTTP API with its JWT authorizer, VPC link,
+//! private integration, routes and stage.
+
+/// The kind name of api nodes in the graph.
+pub const KIND: &str = "api";
+
+/// Output keys that dependents read.
+pub mod outputs {
+    pub const ID: &str = "id";
+    /// The API's default domain, such as `a1b2c3d4e5.execute-api.eu-west-3.amazonaws.com`.
+    pub const ENDPOINT: &str = "endpoint";
+    pub const ARN: &str = "arn";
+}
