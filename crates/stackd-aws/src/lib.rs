@@ -4,6 +4,7 @@
 //! [`build_graph`] turns a validated stack into the engine's graph. Components
 //! never see YAML: they read the model of `stackd-spec`.
 
+mod account_guard;
 mod apis;
 mod bucket_policies;
 mod buckets;
@@ -21,6 +22,7 @@ mod security_groups;
 mod tags;
 mod vpc_endpoints;
 
+pub use account_guard::AccountGuard;
 pub use clients::{AwsClients, ClientOptions};
 pub use graph::build_graph;
 pub use tags::{ID_TAG, STACK_TAG};

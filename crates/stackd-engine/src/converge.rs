@@ -1,8 +1,10 @@
 //! Repeated apply passes until the stack converges or a time bound runs out.
 
 use crate::graph::Graph;
+use crate::guard::{Destruction, WriteGuard};
 use crate::pass::{Mode, PassOptions, PassReport, run_pass};
 use crate::status::Status;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -17,6 +19,10 @@ pub struct ConvergeOptions {
     pub requeue_after: Duration,
     /// Number of passes in a row in which a component may fail before converge stops.
     pub max_failed_passes: u32,
+    /// Permission for deletions and replacements, shared by every pass of the run.
+    pub destruction: Destruction,
+    /// Check made once per pass before its first mutating call.
+    pub write_guard: Option<Arc<dyn WriteGuard>>,
 }
 
 impl Default for ConvergeOptions {
@@ -26,6 +32,8 @@ impl Default for ConvergeOptions {
             wait: Duration::from_secs(600),
             requeue_after: Duration::from_secs(5),
             max_failed_passes: 3,
+            destruction: Destruction::default(),
+            write_guard: None,
         }
     }
 }
@@ -66,8 +74,9 @@ impl ConvergeReport {
 pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeReport {
     let started = Instant::now();
     let pass_options = PassOptions {
-        mode: Mode::Apply,
-        concurrency: options.concurrency,
+        destruction: options.destruction.clone(),
+        write_guard: options.write_guard.clone(),
+        ..PassOptions::new(Mode::Apply, options.concurrency)
     };
     let mut passes = Vec::new();
     let mut failed_in_a_row = 0;
@@ -132,7 +141,7 @@ mod tests {
             concurrency: 4,
             wait: Duration::from_secs(600),
             requeue_after: Duration::ZERO,
-            max_failed_passes: 3,
+            ..ConvergeOptions::default()
         }
     }
 
