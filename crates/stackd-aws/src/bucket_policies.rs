@@ -183,7 +183,9 @@ impl Component for BucketPolicyComponent {
 /// Each differing part of the document is a field of the change.
 fn diff(logical: &str, live: Option<&Value>, desired: &Value) -> Vec<Planned<Action>> {
     let change = match live {
-        None => Change::new(ChangeKind::Create, logical).field("policy", Value::Null, desired.clone()),
+        None => {
+            Change::new(ChangeKind::Create, logical).field("policy", Value::Null, desired.clone())
+        }
         Some(found) if found == desired => return Vec::new(),
         Some(found) => {
             let mut change = Change::new(ChangeKind::Update, logical);
@@ -238,7 +240,10 @@ mod tests {
     fn policy_admits_exactly_the_distribution() {
         let policy = desired_policy("media", &[ARN]);
         let statement = &policy["Statement"][0];
-        assert_eq!(statement["Principal"], json!({"Service": [CLOUDFRONT_PRINCIPAL]}));
+        assert_eq!(
+            statement["Principal"],
+            json!({"Service": [CLOUDFRONT_PRINCIPAL]})
+        );
         assert_eq!(statement["Action"], json!(["s3:GetObject"]));
         assert_eq!(statement["Resource"], json!(["arn:aws:s3:::media/*"]));
         assert_eq!(
@@ -257,12 +262,23 @@ mod tests {
             "Version":"2012-10-17"}}"#
         );
         let live = canonical_policy(&serde_json::from_str(&text).unwrap());
-        assert!(diff("bucket-policy/media", Some(&live), &desired_policy("media", &[ARN])).is_empty());
+        assert!(
+            diff(
+                "bucket-policy/media",
+                Some(&live),
+                &desired_policy("media", &[ARN])
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn missing_policy_is_created() {
-        let plan = diff("bucket-policy/media", None, &desired_policy("media", &[ARN]));
+        let plan = diff(
+            "bucket-policy/media",
+            None,
+            &desired_policy("media", &[ARN]),
+        );
         assert_eq!(plan.len(), 1);
         assert_eq!(plan[0].change.kind, ChangeKind::Create);
         assert_eq!(plan[0].action, Action::Put);
@@ -283,8 +299,15 @@ mod tests {
 
     #[test]
     fn policy_of_another_distribution_differs() {
-        let other = desired_policy("media", &["arn:aws:cloudfront::123456789012:distribution/E2"]);
-        let plan = diff("bucket-policy/media", Some(&other), &desired_policy("media", &[ARN]));
+        let other = desired_policy(
+            "media",
+            &["arn:aws:cloudfront::123456789012:distribution/E2"],
+        );
+        let plan = diff(
+            "bucket-policy/media",
+            Some(&other),
+            &desired_policy("media", &[ARN]),
+        );
         assert_eq!(
             plan[0].change.fields[0].path,
             "policy.Statement.0.Condition.StringEquals.AWS:SourceArn.0"

@@ -3,7 +3,7 @@
 //!
 //! The distribution carries the `stackd:stack` and `stackd:id` tags from its create
 //! call on, and its caller reference is derived from the stack and the logical id,
-//! so a create retried after a lost response is refused as a duplicate instead of
+//! so a create retried after a lost response is rejected as a duplicate instead of
 //! making a second distribution. Origin access controls, key groups and public keys
 //! cannot be tagged: each is found by a name derived from the stack and the
 //! distribution, which the distribution then references.
@@ -213,7 +213,9 @@ impl DistributionComponent {
     fn resolve(&self, live: &DistributionLive, inputs: &Inputs) -> Resolved {
         let unknown = || UNKNOWN_UNTIL_APPLIED.to_owned();
         Resolved {
-            origin_domain: self.origin_domain(inputs).map_or_else(unknown, str::to_owned),
+            origin_domain: self
+                .origin_domain(inputs)
+                .map_or_else(unknown, str::to_owned),
             origin_access_control_id: live
                 .origin_access_control
                 .as_ref()
@@ -233,7 +235,10 @@ fn bounded_name(name: &str, max: usize) -> String {
         return name.to_owned();
     }
     let digest = Sha256::digest(name.as_bytes());
-    let hash: String = digest[..4].iter().map(|byte| format!("{byte:02x}")).collect();
+    let hash: String = digest[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     format!("{}-{hash}", &name[..max - hash.len() - 1])
 }
 

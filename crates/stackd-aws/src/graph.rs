@@ -11,7 +11,7 @@ use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{caches, iam, network, security_groups, vpc_endpoints};
+use crate::{apis, caches, iam, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 use std::collections::BTreeSet;
@@ -167,7 +167,7 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             ComponentId::named("load-balancer", &api.integration.listener.load_balancer),
         ];
         nodes.push(Node::unsupported(
-            ComponentId::named("api", &api.id),
+            ComponentId::named(apis::KIND, &api.id),
             needs,
             Vec::new(),
         ));
@@ -200,7 +200,6 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
     let _ = vpc_endpoints::KIND;
     Graph::new(list_waiting_nodes(nodes))
 }
-
 
 /// Lists as unsupported every component that needs an unsupported one, directly or
 /// not: the outputs it reads never exist, so it could only wait. The plan shows it

@@ -43,7 +43,8 @@ fn collect(path: &str, live: &Value, desired: &Value, found: &mut Vec<Difference
         (Value::Array(live_items), Value::Array(desired_items))
             if live_items.len() == desired_items.len() =>
         {
-            for (index, (live_item, desired_item)) in live_items.iter().zip(desired_items).enumerate()
+            for (index, (live_item, desired_item)) in
+                live_items.iter().zip(desired_items).enumerate()
             {
                 collect(&format!("{path}.{index}"), live_item, desired_item, found);
             }
@@ -69,7 +70,8 @@ mod tests {
 
     #[test]
     fn nested_change_names_its_path() {
-        let live = json!({"Statement": [{"Principal": {"Service": ["a", "b"]}, "Effect": "Allow"}]});
+        let live =
+            json!({"Statement": [{"Principal": {"Service": ["a", "b"]}, "Effect": "Allow"}]});
         let desired = json!({"Statement": [{"Principal": {"Service": ["a"]}, "Effect": "Allow"}]});
         assert_eq!(
             differences("policy", &live, &desired),

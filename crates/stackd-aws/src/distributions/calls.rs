@@ -329,16 +329,16 @@ pub(super) async fn apply(
     actions: Vec<Action>,
     inputs: &Inputs,
 ) -> Result<(), ComponentError> {
-    // A refusal stops the whole apply before any call.
-    let refusals: Vec<&str> = actions
+    // A rejection stops the whole apply before any call.
+    let rejections: Vec<&str> = actions
         .iter()
         .filter_map(|action| match action {
-            Action::Refuse(reason) => Some(reason.as_str()),
+            Action::Reject(reason) => Some(reason.as_str()),
             _ => None,
         })
         .collect();
-    if !refusals.is_empty() {
-        return Err(ComponentError::Blocked(refusals.join("; ")));
+    if !rejections.is_empty() {
+        return Err(ComponentError::Blocked(rejections.join("; ")));
     }
 
     let client = &component.clients.cloudfront;
@@ -417,8 +417,8 @@ pub(super) async fn apply(
                 })?;
                 retag(client, &found.arn, &delta).await?;
             }
-            // Refusals returned before the first call.
-            Action::Refuse(_) => {}
+            // Rejections returned before the first call.
+            Action::Reject(_) => {}
         }
     }
     Ok(())
@@ -520,9 +520,7 @@ async fn update_origin_access_control(
         .origin_access_control_config(origin_access_control_config(component)?)
         .send()
         .await
-        .map_err(|error| {
-            ComponentError::call(format!("UpdateOriginAccessControl {id}"), error)
-        })?;
+        .map_err(|error| ComponentError::call(format!("UpdateOriginAccessControl {id}"), error))?;
     tracing::info!(origin_access_control = id, "updated origin access control");
     Ok(())
 }
@@ -536,8 +534,13 @@ async fn create_public_key(
         .keys
         .iter()
         .find(|key| key.id == key_id)
-        .ok_or_else(|| ComponentError::Unexpected(format!("public key {key_id} is not in the file")))?;
-    let pem = key.pem.as_ref().map_err(|reason| ComponentError::Blocked(reason.clone()))?;
+        .ok_or_else(|| {
+            ComponentError::Unexpected(format!("public key {key_id} is not in the file"))
+        })?;
+    let pem = key
+        .pem
+        .as_ref()
+        .map_err(|reason| ComponentError::Blocked(reason.clone()))?;
     let logical = format!("public-key/{}/{}", component.desired.id, key.id);
     let config = PublicKeyConfig::builder()
         .caller_reference(component.tagger.client_token(&logical, pem))
@@ -663,7 +666,9 @@ async fn create_distribution(
         Err(error)
             if matches!(
                 error.as_service_error(),
-                Some(CreateDistributionWithTagsError::DistributionAlreadyExists(_))
+                Some(CreateDistributionWithTagsError::DistributionAlreadyExists(
+                    _
+                ))
             ) =>
         {
             tracing::info!(%logical, "distribution already created by an earlier call");
@@ -716,7 +721,9 @@ async fn update_distribution(
                     "distribution changed since it was read; reading it again"
                 );
                 let fresh = read_distribution(client, id).await?.ok_or_else(|| {
-                    ComponentError::Unexpected(format!("distribution {id} vanished during its update"))
+                    ComponentError::Unexpected(format!(
+                        "distribution {id} vanished during its update"
+                    ))
                 })?;
                 current = (fresh.config, fresh.etag);
                 reread = true;
@@ -751,7 +758,11 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
         client
             .untag_resource()
             .resource(arn)
-            .tag_keys(TagKeys::builder().set_items(Some(delta.remove.clone())).build())
+            .tag_keys(
+                TagKeys::builder()
+                    .set_items(Some(delta.remove.clone()))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|error| ComponentError::call(format!("UntagResource {arn}"), error))?;

@@ -71,7 +71,10 @@ pub fn desired_view(desired: &Distribution, resolved: &Resolved) -> Distribution
             .collect(),
         cached_methods: ["GET", "HEAD"].map(str::to_owned).into(),
         cache_policy_id: Some(file.cache_policy.id.clone()),
-        origin_request_policy_id: file.origin_request_policy.as_ref().map(|policy| policy.id.clone()),
+        origin_request_policy_id: file
+            .origin_request_policy
+            .as_ref()
+            .map(|policy| policy.id.clone()),
         compress: true,
         trusted_key_groups: key_groups.clone(),
     };
@@ -115,7 +118,12 @@ pub fn new_config(
         .caller_reference(caller_reference)
         .comment("")
         .enabled(true)
-        .origins(Origins::builder().quantity(0).set_items(Some(Vec::new())).build()?)
+        .origins(
+            Origins::builder()
+                .quantity(0)
+                .set_items(Some(Vec::new()))
+                .build()?,
+        )
         .build()?;
     merged_config(&live, view)
 }
@@ -137,7 +145,10 @@ pub fn merged_config(
             .set_items(Some(aliases))
             .build()?,
     );
-    config.viewer_certificate = Some(certificate(live.viewer_certificate.as_ref(), &view.viewer_certificate));
+    config.viewer_certificate = Some(certificate(
+        live.viewer_certificate.as_ref(),
+        &view.viewer_certificate,
+    ));
 
     let live_origins: Vec<Origin> = live
         .origins
@@ -439,8 +450,14 @@ mod tests {
     #[test]
     fn signed_urls_restrict_every_behavior() {
         let view = desired_view(&files(), &resolved());
-        assert_eq!(view.default_behavior.trusted_key_groups, BTreeSet::from(["KG1".to_owned()]));
-        assert_eq!(view.behaviors[0].trusted_key_groups, BTreeSet::from(["KG1".to_owned()]));
+        assert_eq!(
+            view.default_behavior.trusted_key_groups,
+            BTreeSet::from(["KG1".to_owned()])
+        );
+        assert_eq!(
+            view.behaviors[0].trusted_key_groups,
+            BTreeSet::from(["KG1".to_owned()])
+        );
     }
 
     #[test]
@@ -449,7 +466,13 @@ mod tests {
         let mut live = new_config(&view, "ref").unwrap();
         live.price_class = Some(aws_sdk_cloudfront::types::PriceClass::PriceClass100);
         live.comment = "changed in the console".to_owned();
-        let behaviors = live.cache_behaviors.as_mut().unwrap().items.as_mut().unwrap();
+        let behaviors = live
+            .cache_behaviors
+            .as_mut()
+            .unwrap()
+            .items
+            .as_mut()
+            .unwrap();
         behaviors[0].response_headers_policy_id = Some("RHP".to_owned());
         behaviors[0].cache_policy_id = Some("other".to_owned());
 

@@ -30,8 +30,8 @@ pub enum Action {
     /// Sends one UpdateDistribution that carries every owned field.
     UpdateDistribution,
     Retag(TagDelta),
-    /// A change that CloudFront can only make by replacing a resource, refused at apply.
-    Refuse(String),
+    /// A change that CloudFront can only make by replacing a resource, rejected at apply.
+    Reject(String),
 }
 
 /// Plans the steps that bring the distribution and its resources to the file.
@@ -116,7 +116,7 @@ fn public_keys(component: &DistributionComponent, live: &DistributionLive) -> Ve
                     found.encoded_key.trim(),
                     pem.trim(),
                 ),
-                action: Action::Refuse(format!(
+                action: Action::Reject(format!(
                     "public key {} ({}) in CloudFront differs from its PEM file, and CloudFront \
                      cannot change a public key; give the new key its own id in the file, so \
                      that both keys sign during the rotation",
@@ -129,15 +129,19 @@ fn public_keys(component: &DistributionComponent, live: &DistributionLive) -> Ve
     plan
 }
 
-fn key_group(component: &DistributionComponent, live: &DistributionLive) -> Option<Planned<Action>> {
+fn key_group(
+    component: &DistributionComponent,
+    live: &DistributionLive,
+) -> Option<Planned<Action>> {
     let resource = format!("key-group/{}", component.desired.id);
     let desired_items: Vec<String> = component
         .keys
         .iter()
         .map(|key| {
-            live.public_keys
-                .get(&key.id)
-                .map_or_else(|| UNKNOWN_UNTIL_APPLIED.to_owned(), |found| found.id.clone())
+            live.public_keys.get(&key.id).map_or_else(
+                || UNKNOWN_UNTIL_APPLIED.to_owned(),
+                |found| found.id.clone(),
+            )
         })
         .collect();
     let Some(found) = &live.key_group else {
@@ -194,10 +198,18 @@ fn distribution(
     if !delta.is_empty() {
         let mut change = Change::new(ChangeKind::Update, &logical);
         for (key, value) in &delta.set {
-            change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), value.as_str());
+            change.push_if_differs(
+                format!("tags.{key}"),
+                json!(found.tags.get(key)),
+                value.as_str(),
+            );
         }
         for key in &delta.remove {
-            change.push_if_differs(format!("tags.{key}"), json!(found.tags.get(key)), Value::Null);
+            change.push_if_differs(
+                format!("tags.{key}"),
+                json!(found.tags.get(key)),
+                Value::Null,
+            );
         }
         plan.push(Planned {
             change,
@@ -208,13 +220,18 @@ fn distribution(
 }
 
 /// Lists every owned field whose live value differs from the desired one.
-pub(super) fn view_change(logical: &str, live: &DistributionView, desired: &DistributionView) -> Change {
+pub(super) fn view_change(
+    logical: &str,
+    live: &DistributionView,
+    desired: &DistributionView,
+) -> Change {
     let mut change = Change::new(ChangeKind::Update, logical);
     change.push_if_differs("comment", live.comment.as_str(), desired.comment.as_str());
     change.push_if_differs("enabled", live.enabled, desired.enabled);
     change.push_if_differs("aliases", json!(live.aliases), json!(desired.aliases));
 
-    let (live_certificate, desired_certificate) = (&live.viewer_certificate, &desired.viewer_certificate);
+    let (live_certificate, desired_certificate) =
+        (&live.viewer_certificate, &desired.viewer_certificate);
     change.push_if_differs(
         "viewerCertificate.acmCertificateArn",
         json!(live_certificate.acm_certificate_arn),
@@ -238,10 +255,20 @@ pub(super) fn view_change(logical: &str, live: &DistributionView, desired: &Dist
     // Origins are a set keyed by id.
     let ids: BTreeSet<&String> = live.origins.keys().chain(desired.origins.keys()).collect();
     for id in ids {
-        origin_fields(&mut change, id, live.origins.get(id), desired.origins.get(id));
+        origin_fields(
+            &mut change,
+            id,
+            live.origins.get(id),
+            desired.origins.get(id),
+        );
     }
 
-    behavior_fields(&mut change, "defaultBehavior", &live.default_behavior, &desired.default_behavior);
+    behavior_fields(
+        &mut change,
+        "defaultBehavior",
+        &live.default_behavior,
+        &desired.default_behavior,
+    );
     // Behaviors compare in order, because the first one whose pattern matches wins.
     let count = live.behaviors.len().max(desired.behaviors.len());
     for index in 0..count {
@@ -251,25 +278,34 @@ pub(super) fn view_change(logical: &str, live: &DistributionView, desired: &Dist
                 behavior_fields(&mut change, &format!("behaviors[{pattern}]"), found, wanted);
             }
             (found, wanted) => {
-                change.push_if_differs(
-                    format!("behaviors.{index}"),
-                    json!(found),
-                    json!(wanted),
-                );
+                change.push_if_differs(format!("behaviors.{index}"), json!(found), json!(wanted));
             }
         }
     }
     change
 }
 
-fn origin_fields(change: &mut Change, id: &str, live: Option<&OriginView>, desired: Option<&OriginView>) {
+fn origin_fields(
+    change: &mut Change,
+    id: &str,
+    live: Option<&OriginView>,
+    desired: Option<&OriginView>,
+) {
     let path = format!("origins.{id}");
     let (Some(found), Some(wanted)) = (live, desired) else {
         change.push_if_differs(path, json!(live), json!(desired));
         return;
     };
-    change.push_if_differs(format!("{path}.domainName"), found.domain_name.as_str(), wanted.domain_name.as_str());
-    change.push_if_differs(format!("{path}.originPath"), found.origin_path.as_str(), wanted.origin_path.as_str());
+    change.push_if_differs(
+        format!("{path}.domainName"),
+        found.domain_name.as_str(),
+        wanted.domain_name.as_str(),
+    );
+    change.push_if_differs(
+        format!("{path}.originPath"),
+        found.origin_path.as_str(),
+        wanted.origin_path.as_str(),
+    );
     let (live_access, desired_access) = (json!(found.access), json!(wanted.access));
     for difference in crate::json_diff::differences(&path, &live_access, &desired_access) {
         change.push_if_differs(difference.path, difference.live, difference.desired);

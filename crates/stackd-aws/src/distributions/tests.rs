@@ -8,7 +8,9 @@ use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::operation::create_distribution_with_tags::{
     CreateDistributionWithTagsError, CreateDistributionWithTagsOutput,
 };
-use aws_sdk_cloudfront::operation::get_distribution::{GetDistributionError, GetDistributionOutput};
+use aws_sdk_cloudfront::operation::get_distribution::{
+    GetDistributionError, GetDistributionOutput,
+};
 use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsOutput;
 use aws_sdk_cloudfront::operation::list_origin_access_controls::ListOriginAccessControlsOutput;
 use aws_sdk_cloudfront::operation::list_tags_for_resource::ListTagsForResourceOutput;
@@ -150,7 +152,11 @@ fn rules(cloudfront: &Shared) -> Vec<Rule> {
     let state = Arc::clone(cloudfront);
     let get = mock!(Client::get_distribution).then_compute_response(move |input| {
         let state = state.lock().unwrap();
-        match state.distributions.iter().find(|stored| Some(stored.id.as_str()) == input.id()) {
+        match state
+            .distributions
+            .iter()
+            .find(|stored| Some(stored.id.as_str()) == input.id())
+        {
             Some(stored) => MockResponse::Output(
                 GetDistributionOutput::builder()
                     .distribution(stored.distribution())
@@ -302,7 +308,6 @@ fn create_rule_lost_after_effect(cloudfront: &Shared) -> Rule {
         .build()
 }
 
-
 fn policy(name: &str, id: &str) -> ManagedPolicy {
     ManagedPolicy {
         name: name.to_owned(),
@@ -334,7 +339,9 @@ fn component_with(cloudfront: &Shared, create: Rule) -> DistributionComponent {
     let rules = rules(cloudfront);
     let client = mock_client!(
         aws_sdk_cloudfront,
-        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &create]
+        [
+            &rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &create
+        ]
     );
     let clients = crate::clients::AwsClients {
         cloudfront: client,
@@ -385,7 +392,7 @@ async fn create_lost_after_a_500_leaves_one_distribution() {
     let component = component_with(&cloudfront, create_rule_lost_after_effect(&cloudfront));
 
     // The SDK retries the 500 with the same caller reference, which CloudFront
-    // refuses as a duplicate; the observation after the apply finds the first one.
+    // rejects as a duplicate, so the observation after the apply finds the first one.
     let (actions, remaining) = apply_pass(&component).await;
     assert_eq!(actions, [Action::CreateDistribution]);
     assert!(remaining.is_empty(), "{remaining:?}");
@@ -399,7 +406,10 @@ async fn create_lost_after_a_500_leaves_one_distribution() {
     assert_eq!(state.creates, 2, "one create and one SDK retry");
     assert_eq!(state.distributions.len(), 1, "exactly one distribution");
     let stored = &state.distributions[0];
-    assert_eq!(stored.tags.get(ID_TAG).map(String::as_str), Some("distribution/media"));
+    assert_eq!(
+        stored.tags.get(ID_TAG).map(String::as_str),
+        Some("distribution/media")
+    );
 }
 
 #[tokio::test]

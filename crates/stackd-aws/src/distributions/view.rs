@@ -89,7 +89,12 @@ impl DistributionView {
             .cache_behaviors
             .as_ref()
             .and_then(|behaviors| behaviors.items.as_ref())
-            .map(|items| items.iter().map(BehaviorView::from_cache_behavior).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .map(BehaviorView::from_cache_behavior)
+                    .collect()
+            })
             .unwrap_or_default();
         DistributionView {
             comment: config.comment.clone(),
@@ -258,7 +263,12 @@ fn cached(methods: Option<&AllowedMethods>) -> BTreeSet<String> {
 /// Reads the trusted key groups; a disabled list counts as empty.
 fn key_groups(groups: Option<&TrustedKeyGroups>) -> BTreeSet<String> {
     match groups {
-        Some(groups) if groups.enabled => groups.items.clone().unwrap_or_default().into_iter().collect(),
+        Some(groups) if groups.enabled => groups
+            .items
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         _ => BTreeSet::new(),
     }
 }
