@@ -227,7 +227,7 @@ fn rules(cloudfront: &Shared) -> Vec<Rule> {
 fn store_created(
     state: &mut CloudFront,
     request: &sdk::DistributionConfigWithTags,
-) -> Result<sdk::Distribution, CreateDistributionWithTagsError> {
+) -> Result<sdk::Distribution, Box<CreateDistributionWithTagsError>> {
     state.creates += 1;
     let config = request.distribution_config().unwrap().clone();
     if state
@@ -235,10 +235,12 @@ fn store_created(
         .iter()
         .any(|stored| stored.config.caller_reference == config.caller_reference)
     {
-        return Err(CreateDistributionWithTagsError::DistributionAlreadyExists(
-            DistributionAlreadyExists::builder()
-                .message("The caller reference is associated with another distribution.")
-                .build(),
+        return Err(Box::new(
+            CreateDistributionWithTagsError::DistributionAlreadyExists(
+                DistributionAlreadyExists::builder()
+                    .message("The caller reference is associated with another distribution.")
+                    .build(),
+            ),
         ));
     }
     let tags = request
@@ -271,7 +273,7 @@ fn create_rule(cloudfront: &Shared) -> Rule {
                     .distribution(distribution)
                     .build(),
             ),
-            Err(error) => MockResponse::Error(error),
+            Err(error) => MockResponse::Error(*error),
         }
     })
 }
@@ -508,4 +510,47 @@ fn long_names_are_bounded_and_distinct() {
     assert_eq!(first.len(), 64);
     assert_ne!(first, second);
     assert_eq!(bounded_name("short", 64), "short");
+}
+
+#[test]
+fn deploying_distribution_is_progressing() {
+    let cloudfront: Shared = Arc::default();
+    let component = component(&cloudfront);
+    let config = sdk::DistributionConfig::builder()
+        .caller_reference("ref")
+        .comment("")
+        .enabled(true)
+        .origins(
+            sdk::Origins::builder()
+                .quantity(0)
+                .set_items(Some(Vec::new()))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let live = |status: &str| DistributionLive {
+        distribution: Some(LiveDistribution {
+            id: "E1".to_owned(),
+            arn: "arn:aws:cloudfront::123456789012:distribution/E1".to_owned(),
+            domain_name: "e1.cloudfront.net".to_owned(),
+            status: status.to_owned(),
+            etag: "ETAG1".to_owned(),
+            view: DistributionView::from_config(&config),
+            config: config.clone(),
+            tags: BTreeMap::new(),
+        }),
+        ..DistributionLive::default()
+    };
+
+    assert!(matches!(
+        component.readiness(&live("InProgress")),
+        Readiness::Progressing(_)
+    ));
+    assert_eq!(component.readiness(&live("Deployed")), Readiness::Ready);
+    assert_eq!(
+        component.readiness(&DistributionLive::default()),
+        Readiness::Ready,
+        "a missing distribution has nothing to wait for"
+    );
 }
