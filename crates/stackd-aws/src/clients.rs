@@ -20,6 +20,8 @@ pub struct ClientOptions {
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub autoscaling: aws_sdk_autoscaling::Client,
+    pub apigatewayv2: aws_sdk_apigatewayv2::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
@@ -28,6 +30,7 @@ pub struct AwsClients {
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsClients {
@@ -60,6 +63,8 @@ impl AwsClients {
             .build();
         AwsClients {
             autoscaling: aws_sdk_autoscaling::Client::new(config),
+            apigatewayv2: aws_sdk_apigatewayv2::Client::new(config),
+            cloudfront: aws_sdk_cloudfront::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
@@ -68,6 +73,7 @@ impl AwsClients {
             sts: aws_sdk_sts::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
         }
     }
 }

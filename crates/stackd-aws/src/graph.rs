@@ -1,28 +1,28 @@
 //! Builds the engine's graph for a validated stack: one node per component, with
 //! the kinds stackd cannot reconcile yet listed as unsupported.
 
+use crate::bucket_policies::BucketPolicyComponent;
 use crate::buckets::BucketComponent;
 use crate::caches::CacheComponent;
 use crate::clients::AwsClients;
 use crate::compute::{ComputeComponent, ComputeContext};
+use crate::distributions::DistributionComponent;
 use crate::iam::{IamComponent, TemplateValues};
 use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{
-    buckets, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints,
-};
+use crate::{apis, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
+use std::collections::BTreeSet;
 
 /// Builds the graph of every component of the stack, in the order of the file.
 pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphError> {
     let tagger = Tagger::new(&stack.name, &stack.tags);
     let network_id = ComponentId::single(network::KIND);
     let groups_id = ComponentId::single(security_groups::KIND);
-    let bucket_id = |bucket: &str| ComponentId::named(buckets::KIND, bucket);
 
     let mut nodes = vec![
         Node::component(NetworkComponent::new(
@@ -153,35 +153,72 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             ),
         ];
         nodes.push(Node::unsupported(
-            ComponentId::named("api", &api.id),
+            ComponentId::named(apis::KIND, &api.id),
             needs,
             Vec::new(),
         ));
     }
     for distribution in &stack.distributions {
-        let needs = match &distribution.origin {
-            Origin::Api(api) => vec![ComponentId::named("api", api)],
-            Origin::Bucket(bucket) => vec![bucket_id(bucket)],
-        };
-        nodes.push(Node::unsupported(
-            ComponentId::named("distribution", &distribution.id),
-            needs,
-            distribution.aliases.clone(),
-        ));
+        nodes.push(Node::component(DistributionComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            distribution.clone(),
+        )));
     }
-    // A bucket policy admits its distribution, so it comes after both.
-    for distribution in &stack.distributions {
-        if let Origin::Bucket(bucket) = &distribution.origin {
-            nodes.push(Node::unsupported(
-                ComponentId::named("bucket-policy", bucket),
-                vec![
-                    bucket_id(bucket),
-                    ComponentId::named("distribution", &distribution.id),
-                ],
-                Vec::new(),
-            ));
+    // A bucket policy admits the distributions that serve the bucket, so it comes
+    // after the bucket and all of them.
+    for bucket in &stack.buckets {
+        let readers: Vec<String> = stack
+            .distributions
+            .iter()
+            .filter(|distribution| distribution.origin == Origin::Bucket(bucket.id.clone()))
+            .map(|distribution| distribution.id.clone())
+            .collect();
+        if !readers.is_empty() {
+            nodes.push(Node::component(BucketPolicyComponent::new(
+                clients.clone(),
+                &bucket.id,
+                &bucket.name,
+                readers,
+            )));
         }
     }
     let _ = vpc_endpoints::KIND;
-    Graph::new(nodes)
+    Graph::new(list_waiting_nodes(nodes))
+}
+
+/// Lists as unsupported every component that needs an unsupported one, directly or
+/// not: the outputs it reads never exist, so it could only wait. The plan shows it
+/// with what it needs, and it becomes a component again once its dependencies do.
+fn list_waiting_nodes(mut nodes: Vec<Node>) -> Vec<Node> {
+    loop {
+        let unsupported: BTreeSet<ComponentId> = nodes
+            .iter()
+            .filter(|node| !node.is_supported())
+            .map(Node::id)
+            .collect();
+        let mut changed = false;
+        for node in &mut nodes {
+            if !node.is_supported() {
+                continue;
+            }
+            let waiting: Vec<String> = node
+                .needs()
+                .iter()
+                .filter(|need| unsupported.contains(need))
+                .map(ToString::to_string)
+                .collect();
+            if !waiting.is_empty() {
+                *node = Node::unsupported(
+                    node.id(),
+                    node.needs(),
+                    vec![format!("needs {}", waiting.join(", "))],
+                );
+                changed = true;
+            }
+        }
+        if !changed {
+            return nodes;
+        }
+    }
 }

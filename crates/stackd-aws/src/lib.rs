@@ -5,15 +5,21 @@
 //! never see YAML: they read the model of `stackd-spec`.
 
 mod account_guard;
+mod apis;
+mod bucket_policies;
 mod buckets;
 mod caches;
 mod clients;
 mod compute;
+mod distributions;
 mod ec2;
 mod graph;
 mod iam;
+mod json_diff;
 mod lease;
 mod load_balancers;
+#[cfg(test)]
+mod mocks;
 mod network;
 mod security_groups;
 mod tags;

@@ -287,6 +287,11 @@ impl Node {
             NodeKind::Unsupported { needs, .. } => needs.clone(),
         }
     }
+
+    /// Returns whether stackd reconciles this node, as opposed to only listing it.
+    pub fn is_supported(&self) -> bool {
+        matches!(self.0, NodeKind::Supported(_))
+    }
 }
 
 impl fmt::Debug for Node {
