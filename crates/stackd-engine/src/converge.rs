@@ -1,8 +1,10 @@
 //! Repeated apply passes until the stack converges or a time bound runs out.
 
+use crate::component::ComponentId;
 use crate::graph::Graph;
 use crate::pass::{Mode, PassOptions, PassReport, run_pass};
 use crate::status::Status;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -17,6 +19,8 @@ pub struct ConvergeOptions {
     pub requeue_after: Duration,
     /// Number of passes in a row in which a component may fail before converge stops.
     pub max_failed_passes: u32,
+    /// Components that the passes plan but do not apply; see [`PassOptions::hold`].
+    pub hold: BTreeMap<ComponentId, String>,
 }
 
 impl Default for ConvergeOptions {
@@ -26,6 +30,7 @@ impl Default for ConvergeOptions {
             wait: Duration::from_secs(600),
             requeue_after: Duration::from_secs(5),
             max_failed_passes: 3,
+            hold: BTreeMap::new(),
         }
     }
 }
@@ -68,6 +73,7 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
     let pass_options = PassOptions {
         mode: Mode::Apply,
         concurrency: options.concurrency,
+        hold: options.hold.clone(),
     };
     let mut passes = Vec::new();
     let mut failed_in_a_row = 0;
@@ -133,6 +139,7 @@ mod tests {
             wait: Duration::from_secs(600),
             requeue_after: Duration::ZERO,
             max_failed_passes: 3,
+            hold: BTreeMap::new(),
         }
     }
 
@@ -213,6 +220,20 @@ mod tests {
         let report = converge_one(&fake, &options).await;
         assert_eq!(report.outcome, Outcome::Refused);
         assert_eq!(report.passes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn held_drift_ends_as_refused() {
+        let fake = Fake::drifted("network");
+        let options = ConvergeOptions {
+            hold: BTreeMap::from([(ComponentId::single("network"), "held".to_owned())]),
+            ..options()
+        };
+        let report = converge_one(&fake, &options).await;
+        assert_eq!(report.outcome, Outcome::Refused);
+        assert_eq!(report.passes.len(), 1);
+        assert_eq!(last_status(&report), Status::Drifted);
+        assert_eq!(fake.applies(), 0);
     }
 
     #[tokio::test]

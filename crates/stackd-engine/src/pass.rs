@@ -29,6 +29,11 @@ pub struct PassOptions {
     pub mode: Mode,
     /// Maximum number of components observing or applying at the same time.
     pub concurrency: usize,
+    /// Components that an apply pass plans but does not apply, each with the reason
+    /// its report gives, such as a drift policy that only alerts. A held component
+    /// that differs ends Drifted and refused, and its dependents go on with the
+    /// outputs of its live state.
+    pub hold: BTreeMap<ComponentId, String>,
 }
 
 /// The outcome of one component in a pass.
@@ -88,6 +93,8 @@ impl PassReport {
 struct Settled {
     status: Status,
     outputs: Outputs,
+    /// Held by the caller: Drifted on purpose, so dependents may proceed.
+    held: bool,
 }
 
 /// Runs one pass over the graph.
@@ -126,6 +133,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     component: Arc::clone(component),
                     mode: options.mode,
                     permits: Arc::clone(&permits),
+                    hold: options.hold.get(&id).cloned(),
                 };
                 tokio::spawn(async move { run.run(dependencies, sender).await }.instrument(span))
             }
@@ -135,6 +143,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     let _ = sender.send(Some(Settled {
                         status: Status::Unsupported,
                         outputs: Outputs::new(),
+                        held: false,
                     }));
                     report
                 })
@@ -185,6 +194,8 @@ struct ComponentRun {
     component: Arc<dyn ErasedComponent>,
     mode: Mode,
     permits: Arc<Semaphore>,
+    /// Why the caller holds this component from apply, if it does.
+    hold: Option<String>,
 }
 
 impl ComponentRun {
@@ -215,9 +226,11 @@ impl ComponentRun {
         if report.status == Status::Error {
             tracing::error!(reason = %report.reason, "component failed");
         }
+        let held = self.hold.is_some() && report.status == Status::Drifted;
         let _ = sender.send(Some(Settled {
             status: report.status,
             outputs,
+            held,
         }));
         report
     }
@@ -249,8 +262,9 @@ impl ComponentRun {
                 .unwrap_or(Settled {
                     status: Status::Error,
                     outputs: Outputs::new(),
+                    held: false,
                 });
-            if !settled.status.lets_dependents_proceed() {
+            if !settled.status.lets_dependents_proceed() && !settled.held {
                 unsettled.push(format!("{dependency} is {}", settled.status));
             }
             outputs_by_dependency.insert(dependency, settled.outputs);
@@ -275,6 +289,12 @@ impl ComponentRun {
         if self.mode == Mode::Plan {
             let reason = summarize(&changes);
             return (report(id, Status::Drifted, reason, changes, false), outputs);
+        }
+        if let Some(why) = &self.hold {
+            let reason = format!("{why}: not applied ({})", summarize(&changes));
+            let mut held = report(id, Status::Drifted, reason, changes, false);
+            held.refused = true;
+            return (held, outputs);
         }
         if !unsettled.is_empty() {
             let reason = format!("waiting: {}", unsettled.join(", "));
@@ -599,6 +619,20 @@ pub(crate) mod tests {
         let options = PassOptions {
             mode,
             concurrency: 4,
+            hold: BTreeMap::new(),
+        };
+        run_pass(&graph, &options).await
+    }
+
+    async fn pass_holding(fakes: &[&Fake], held: &str) -> PassReport {
+        let graph = graph(fakes.iter().map(|fake| fake.node()).collect());
+        let options = PassOptions {
+            mode: Mode::Apply,
+            concurrency: 4,
+            hold: BTreeMap::from([(
+                ComponentId::single(held),
+                "drift policy alertOnly".to_owned(),
+            )]),
         };
         run_pass(&graph, &options).await
     }
@@ -753,6 +787,39 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn held_component_is_planned_not_applied() {
+        let fake = Fake::drifted("network");
+        let report = pass_holding(&[&fake], "network").await;
+        let network = report_of(&report, "network");
+        assert_eq!(fake.applies(), 0);
+        assert_eq!(network.status, Status::Drifted);
+        assert_eq!(
+            network.reason,
+            "drift policy alertOnly: not applied (1 to update)"
+        );
+        assert_eq!(network.changes.len(), 1);
+        assert!(!network.applied);
+        assert!(network.refused, "only a person or a file change moves it");
+    }
+
+    #[tokio::test]
+    async fn held_component_without_changes_is_ready() {
+        let fake = Fake::converged("network");
+        let report = pass_holding(&[&fake], "network").await;
+        assert_eq!(report_of(&report, "network").status, Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn dependent_of_held_component_is_applied() {
+        let network = Fake::drifted("network");
+        let groups = Fake::drifted("groups").needing("network");
+        let report = pass_holding(&[&network, &groups], "network").await;
+        assert_eq!(network.applies(), 0);
+        assert_eq!(groups.applies(), 1);
+        assert_eq!(report_of(&report, "groups").status, Status::Synced);
+    }
+
+    #[tokio::test]
     async fn unsupported_node_lists_its_resources() {
         let unsupported = Node::unsupported(
             ComponentId::single("iam"),
@@ -764,6 +831,7 @@ pub(crate) mod tests {
             &PassOptions {
                 mode: Mode::Plan,
                 concurrency: 4,
+                hold: BTreeMap::new(),
             },
         )
         .await;
@@ -785,6 +853,7 @@ pub(crate) mod tests {
             &PassOptions {
                 mode: Mode::Plan,
                 concurrency: 4,
+                hold: BTreeMap::new(),
             },
         )
         .await;

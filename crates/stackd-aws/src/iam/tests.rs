@@ -91,6 +91,7 @@ async fn apply_pass(graph: &Graph) -> PassReport {
     let options = PassOptions {
         mode: Mode::Apply,
         concurrency: 4,
+        hold: Default::default(),
     };
     run_pass(graph, &options).await
 }

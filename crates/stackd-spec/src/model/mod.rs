@@ -3,8 +3,10 @@
 //! References between components are logical ids (the `id` fields of the file), and every one
 //! of them names an existing component of the right kind. Names follow AWS's own terms.
 
+mod alerts;
 mod api_gateway;
 mod cloudfront;
+mod components;
 mod compute;
 mod ecs;
 mod elasticache;
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use alerts::{Alerts, DriftPolicies, DriftPolicy, Language};
 pub use api_gateway::{
     ApiRoute, Cors, HttpApi, Integration, JwtAuthorizer, RouteKey, Stage, Throttling, VpcLink,
 };
@@ -28,6 +31,7 @@ pub use cloudfront::{
 pub(crate) use cloudfront::{
     MANAGED_CACHE_POLICIES, MANAGED_ORIGIN_REQUEST_POLICIES, SECURITY_POLICIES,
 };
+pub use components::ComponentSpec;
 pub use compute::{
     Ami, AutoScalingGroup, AutoScalingGroupAttribute, CapacityProvider,
     CapacityProviderStrategyItem, Cluster, Compute, LaunchTemplate, ManagedScaling,
@@ -71,6 +75,8 @@ pub struct Stack {
     pub buckets: Vec<Bucket>,
     pub distributions: Vec<Distribution>,
     pub caches: Vec<ServerlessCache>,
+    pub alerts: Alerts,
+    pub drift: DriftPolicies,
 }
 
 impl Stack {
