@@ -4,6 +4,7 @@
 //! [`build_graph`] turns a validated stack into the engine's graph. Components
 //! never see YAML: they read the model of `stackd-spec`.
 
+mod account_guard;
 mod buckets;
 mod caches;
 mod clients;
@@ -15,6 +16,7 @@ mod security_groups;
 mod tags;
 mod vpc_endpoints;
 
+pub use account_guard::AccountGuard;
 pub use clients::{AwsClients, ClientOptions};
 pub use graph::build_graph;
 pub use tags::{ID_TAG, STACK_TAG};

@@ -2,9 +2,11 @@
 
 use crate::component::ComponentId;
 use crate::graph::Graph;
+use crate::guard::{Destruction, WriteGuard};
 use crate::pass::{Mode, PassOptions, PassReport, run_pass};
 use crate::status::Status;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -21,6 +23,10 @@ pub struct ConvergeOptions {
     pub max_failed_passes: u32,
     /// Components that the passes plan but do not apply; see [`PassOptions::hold`].
     pub hold: BTreeMap<ComponentId, String>,
+    /// Permission for deletions and replacements, shared by every pass of the run.
+    pub destruction: Destruction,
+    /// Check made once per pass before its first mutating call.
+    pub write_guard: Option<Arc<dyn WriteGuard>>,
 }
 
 impl Default for ConvergeOptions {
@@ -31,6 +37,8 @@ impl Default for ConvergeOptions {
             requeue_after: Duration::from_secs(5),
             max_failed_passes: 3,
             hold: BTreeMap::new(),
+            destruction: Destruction::default(),
+            write_guard: None,
         }
     }
 }
@@ -71,9 +79,10 @@ impl ConvergeReport {
 pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeReport {
     let started = Instant::now();
     let pass_options = PassOptions {
-        mode: Mode::Apply,
-        concurrency: options.concurrency,
         hold: options.hold.clone(),
+        destruction: options.destruction.clone(),
+        write_guard: options.write_guard.clone(),
+        ..PassOptions::new(Mode::Apply, options.concurrency)
     };
     let mut passes = Vec::new();
     let mut failed_in_a_row = 0;
@@ -138,8 +147,7 @@ mod tests {
             concurrency: 4,
             wait: Duration::from_secs(600),
             requeue_after: Duration::ZERO,
-            max_failed_passes: 3,
-            hold: BTreeMap::new(),
+            ..ConvergeOptions::default()
         }
     }
 

@@ -15,6 +15,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Stack {
+    /// A file this one is laid over, relative to this file's folder: its mappings
+    /// merge key by key, other values replace the base's, and `null` removes a key.
+    #[serde(default)]
+    pub extends: Option<String>,
     /// Must be `stackd.dev/v1alpha1`.
     pub api_version: String,
     /// Must be `Stack`.

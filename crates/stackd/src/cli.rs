@@ -45,8 +45,9 @@ pub enum Command {
     /// Apply the file to AWS.
     ///
     /// With --once: plan, apply, wait for convergence up to --wait, print what
-    /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (a
-    /// resource owned by someone else, a replacement not allowed), 4 not converged
+    /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (the
+    /// credentials belong to another account than the file's, a resource owned by
+    /// someone else, a deletion or replacement not allowed), 4 not converged
     /// within --wait.
     Reconcile(ReconcileArgs),
     /// Print the status of a running daemon (`stackd reconcile` without --once),
@@ -78,12 +79,29 @@ pub struct AwsArgs {
     pub concurrency: usize,
 }
 
+/// Permission for changes that destroy resources.
+#[derive(Debug, Args)]
+pub struct DestructionArgs {
+    /// Delete resources that carry this stack's tags but left the file. Each
+    /// deletion also counts against --max-destructive.
+    #[arg(long)]
+    pub prune: bool,
+    /// Maximum number of deletions plus replacements in this run (for the
+    /// daemon, in the life of the process). The others are refused and
+    /// reported, and --once then exits 3. The default, 0, lets a person review
+    /// every destructive change first.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_destructive: usize,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub file: FileArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub destruction: DestructionArgs,
     /// Format of the plan on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
@@ -105,6 +123,8 @@ pub struct ReconcileArgs {
     pub file: FileArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub destruction: DestructionArgs,
     /// Run until converged (or --wait runs out) and exit, instead of running as a daemon.
     #[arg(long)]
     pub once: bool,

@@ -1,14 +1,19 @@
 //! The subcommands: each loads the file, runs the engine and returns an exit code.
 
-use crate::cli::{AwsArgs, Cli, Command, FileArgs, OutputFormat, PlanArgs, ReconcileArgs};
+use crate::cli::{
+    AwsArgs, Cli, Command, DestructionArgs, FileArgs, OutputFormat, PlanArgs, ReconcileArgs,
+};
 use crate::markdown;
 use crate::plan_document::PlanDocument;
 use crate::render;
 use anyhow::Context;
-use stackd_aws::{AwsClients, ClientOptions, build_graph};
-use stackd_engine::{ConvergeOptions, Graph, Mode, Outcome, PassOptions, converge, run_pass};
+use stackd_aws::{AccountGuard, AwsClients, ClientOptions, build_graph};
+use stackd_engine::{
+    ConvergeOptions, Destruction, Graph, Mode, Outcome, PassOptions, WriteGuard, converge, run_pass,
+};
 use stackd_spec::Loaded;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Success: valid file, nothing differs, or converged.
 pub const EXIT_OK: u8 = 0;
@@ -41,10 +46,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// `None` when the file is invalid, after the diagnostics are printed.
 fn load(args: &FileArgs) -> anyhow::Result<Option<Loaded>> {
     let path = &args.file;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the desired-state file {}", path.display()))?;
-    let loaded = match stackd_spec::load(&text, &path.display().to_string()) {
-        Ok(loaded) => loaded,
+    let loaded = match crate::desired::read(path) {
+        Ok(read) => read.loaded,
         Err(error) => {
             eprintln!("{error}");
             return Ok(None);
@@ -62,6 +65,9 @@ fn load(args: &FileArgs) -> anyhow::Result<Option<Loaded>> {
 
 /// Checks that the files the desired state names (public keys for signed URLs)
 /// exist, because the spec crate does no IO.
+///
+/// NOTE: paths are resolved from the folder of the file given with -f, also
+/// when they come from a file it extends in another folder.
 pub(crate) fn check_referenced_files(file: &Path, loaded: &Loaded) -> Result<(), String> {
     let folder = file.parent().unwrap_or_else(|| Path::new("."));
     let mut missing = Vec::new();
@@ -112,25 +118,44 @@ fn validate(args: &FileArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-pub(crate) async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Graph> {
+/// The graph of a stack and the guard that its apply passes check before writing.
+pub(crate) struct Connected {
+    pub graph: Graph,
+    pub write_guard: Arc<dyn WriteGuard>,
+}
+
+pub(crate) async fn connect(loaded: &Loaded, aws: &AwsArgs) -> anyhow::Result<Connected> {
+    let stack = &loaded.stack;
     let options = ClientOptions {
-        region: loaded.stack.region.clone(),
+        region: stack.region.clone(),
         endpoint_url: aws.endpoint_url.clone(),
     };
     let clients = AwsClients::load(&options).await;
-    build_graph(&loaded.stack, &clients).context("the component graph is invalid")
+    let graph = build_graph(stack, &clients).context("the component graph is invalid")?;
+    let write_guard = Arc::new(AccountGuard::new(
+        clients.sts.clone(),
+        &stack.account,
+        &stack.region,
+    ));
+    Ok(Connected { graph, write_guard })
+}
+
+impl DestructionArgs {
+    pub(crate) fn destruction(&self) -> Destruction {
+        Destruction::new(self.prune, self.max_destructive)
+    }
 }
 
 async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
     };
-    let graph = connect(&loaded, &args.aws).await?;
+    let connected = connect(&loaded, &args.aws).await?;
     let options = PassOptions {
-        mode: Mode::Plan,
-        concurrency: args.aws.concurrency,
+        destruction: args.destruction.destruction(),
+        ..PassOptions::new(Mode::Plan, args.aws.concurrency)
     };
-    let report = run_pass(&graph, &options).await;
+    let report = run_pass(&connected.graph, &options).await;
     match args.output {
         OutputFormat::Human => print!("{}", render::plan(&loaded.stack, &report)),
         OutputFormat::Json => {
@@ -166,14 +191,16 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     let Some(loaded) = load(&args.file)? else {
         return Ok(EXIT_ERROR);
     };
-    let graph = connect(&loaded, &args.aws).await?;
+    let connected = connect(&loaded, &args.aws).await?;
     let options = ConvergeOptions {
         concurrency: args.aws.concurrency,
         wait: args.wait,
         requeue_after: args.requeue_after,
+        destruction: args.destruction.destruction(),
+        write_guard: Some(connected.write_guard),
         ..ConvergeOptions::default()
     };
-    let report = converge(&graph, &options).await;
+    let report = converge(&connected.graph, &options).await;
     match args.output {
         OutputFormat::Human => print!("{}", render::reconcile(&loaded.stack, &report)),
         // The last pass contains the final status of every component.

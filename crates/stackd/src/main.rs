@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod daemon;
+mod desired;
 mod markdown;
 mod plan_document;
 mod render;

@@ -406,7 +406,7 @@ async fn inline_policy_added_to_file_puts_only_it() {
     let emulator = create_stack();
     let iam = iam_client(&emulator).await;
 
-    let original = std::fs::read_to_string(config_file()).expect("the config file is readable");
+    let original = stack_text();
     let anchor = "        name: beezyup-prod-c01-task\n        trustedServices: [ecs-tasks.amazonaws.com]\n        inlinePolicies:\n";
     assert!(
         original.contains(anchor),

@@ -147,7 +147,7 @@ impl<'a> Context<'a> {
         };
         self.diagnostics.push(Diagnostic {
             severity,
-            file: self.file.to_owned(),
+            file: self.positions.file_of(&located).to_owned(),
             line: position.line,
             column: position.column,
             path: at.to_owned(),

@@ -127,14 +127,18 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
     });
 
     // 5. The loop.
-    let mut graph = crate::commands::connect(&desired.loaded, &args.aws).await?;
+    let connected = crate::commands::connect(&desired.loaded, &args.aws).await?;
+    let mut graph = connected.graph;
     let policy = RequeuePolicy {
         interval: args.interval,
         requeue_after: args.requeue_after,
     };
-    let pass_options = PassOptions {
-        mode: Mode::Apply,
-        concurrency: args.aws.concurrency,
+    // One destruction budget for the life of the process; its default of 0
+    // makes the daemon plan deletions and replacements and wait for a person.
+    let mut pass_options = PassOptions {
+        destruction: args.destruction.destruction(),
+        write_guard: Some(connected.write_guard),
+        ..PassOptions::new(Mode::Apply, args.aws.concurrency)
     };
     let mut next_pass = Instant::now();
     let mut failed_in_a_row: u32 = 0;
@@ -154,10 +158,11 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
             Event::ConfigChanged(cause) => {
                 if let Some(new) = reread(cause, &mut reloads, file, &desired, &shared).await {
                     match crate::commands::connect(&new.loaded, &args.aws).await {
-                        Ok(new_graph) => {
+                        Ok(connected) => {
                             tracing::info!(file = %file.display(), "applying the changed desired-state file");
                             lock(&shared).set_stack(&new.loaded.stack.name);
-                            graph = new_graph;
+                            graph = connected.graph;
+                            pass_options.write_guard = Some(connected.write_guard);
                             desired = new;
                             next_pass = Instant::now();
                         }
