@@ -109,7 +109,11 @@ mod tests {
     fn changes_are_drift_only_under_the_converged_desired_state() {
         let synced = report(Status::Synced, true, false);
         let cases = [
-            (Some("same"), true, "desired state unchanged since it converged"),
+            (
+                Some("same"),
+                true,
+                "desired state unchanged since it converged",
+            ),
             (Some("old"), false, "the file changed: a pending change"),
             (None, false, "never converged: a pending change"),
         ];
@@ -123,10 +127,26 @@ mod tests {
     #[test]
     fn outcome_follows_the_report() {
         let cases = [
-            (report(Status::Synced, true, false), Mode::Apply, Outcome::Corrected),
-            (report(Status::Progressing, true, false), Mode::Apply, Outcome::Correcting),
-            (report(Status::Drifted, false, true), Mode::Apply, Outcome::Held),
-            (report(Status::Drifted, false, false), Mode::Plan, Outcome::PlanOnly),
+            (
+                report(Status::Synced, true, false),
+                Mode::Apply,
+                Outcome::Corrected,
+            ),
+            (
+                report(Status::Progressing, true, false),
+                Mode::Apply,
+                Outcome::Correcting,
+            ),
+            (
+                report(Status::Drifted, false, true),
+                Mode::Apply,
+                Outcome::Held,
+            ),
+            (
+                report(Status::Drifted, false, false),
+                Mode::Plan,
+                Outcome::PlanOnly,
+            ),
             (
                 report(Status::Error, true, false),
                 Mode::Apply,

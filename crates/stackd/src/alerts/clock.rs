@@ -59,31 +59,8 @@ pub fn from_env() -> Arc<dyn Clock> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::sync::Mutex;
-
-    /// A clock that moves only when a test moves it.
-    #[derive(Debug)]
-    pub(crate) struct ManualClock(Mutex<SystemTime>);
-
-    impl ManualClock {
-        pub(crate) fn at(seconds: u64) -> Self {
-            ManualClock(Mutex::new(
-                SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
-            ))
-        }
-
-        pub(crate) fn advance(&self, by: Duration) {
-            *self.0.lock().unwrap() += by;
-        }
-    }
-
-    impl Clock for ManualClock {
-        fn now(&self) -> SystemTime {
-            *self.0.lock().unwrap()
-        }
-    }
 
     #[test]
     fn offset_clock_adds_the_file_seconds() {

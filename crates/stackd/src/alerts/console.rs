@@ -180,7 +180,11 @@ mod tests {
             ),
         ];
         for (resource, expected) in cases {
-            assert_eq!(console.link(resource).as_deref(), Some(expected), "{resource}");
+            assert_eq!(
+                console.link(resource).as_deref(),
+                Some(expected),
+                "{resource}"
+            );
         }
     }
 

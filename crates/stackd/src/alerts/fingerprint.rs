@@ -81,13 +81,11 @@ mod tests {
     use stackd_engine::ChangeKind;
 
     fn rule_drift(port: u16) -> Vec<Change> {
-        vec![
-            Change::new(ChangeKind::Update, "security-group/ecs").field(
-                "ingress",
-                format!("tcp {port} from 10.0.0.0/16"),
-                serde_json::Value::Null,
-            ),
-        ]
+        vec![Change::new(ChangeKind::Update, "security-group/ecs").field(
+            "ingress",
+            format!("tcp {port} from 10.0.0.0/16"),
+            serde_json::Value::Null,
+        )]
     }
 
     #[test]

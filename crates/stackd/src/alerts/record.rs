@@ -54,10 +54,18 @@ pub struct Track {
     #[serde(default)]
     pub failed_passes: u32,
     /// First of those passes.
-    #[serde(default, with = "optional_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "optional_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub failing_since: Option<SystemTime>,
     /// Start of the current run of Progressing passes.
-    #[serde(default, with = "optional_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "optional_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub progressing_since: Option<SystemTime>,
 }
 
@@ -217,7 +225,9 @@ mod time {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(deserializer)?;
         parse_rfc3339(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!("invalid time {text:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
+            serde::de::Error::custom(format!(
+                "invalid time {text:?}: expected YYYY-MM-DDTHH:MM:SSZ"
+            ))
         })
     }
 }

@@ -51,12 +51,9 @@ pub fn redact_value(path: &str, value: &Value) -> Value {
             Value::String(REDACTED.to_owned())
         }
         Value::String(text) => Value::String(redact_text(text)),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| redact_value(path, item))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|item| redact_value(path, item)).collect())
+        }
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
@@ -107,9 +104,11 @@ pub fn looks_secret(word: &str) -> bool {
     let lower = word.to_ascii_lowercase();
     is_aws_access_key_id(word)
         || is_aws_secret_access_key(word)
-        || ["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxe-", "xapp-"]
-            .iter()
-            .any(|prefix| lower.starts_with(prefix))
+        || [
+            "xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
+        ]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix))
         || lower.contains("hooks.slack.com/")
         || ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_"]
             .iter()
@@ -246,7 +245,10 @@ mod tests {
             redact_text("connect to postgres://app:hunter2@db.internal:5432/app failed"),
             "connect to postgres://app:[redacted]@db.internal:5432/app failed"
         );
-        assert_eq!(redact_text("port 80 from 10.0.0.0/16"), "port 80 from 10.0.0.0/16");
+        assert_eq!(
+            redact_text("port 80 from 10.0.0.0/16"),
+            "port 80 from 10.0.0.0/16"
+        );
     }
 
     #[test]

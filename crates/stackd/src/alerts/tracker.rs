@@ -97,7 +97,16 @@ pub fn observe(
 ) -> Vec<Alert> {
     let mut events = Vec::new();
     let converged = observation.state == State::Converged;
-    drift_events(settings, track, component, policy, observation.drift, converged, now, &mut events);
+    drift_events(
+        settings,
+        track,
+        component,
+        policy,
+        observation.drift,
+        converged,
+        now,
+        &mut events,
+    );
     failure_events(settings, track, observation.state, now, &mut events);
     events
         .into_iter()
@@ -342,19 +351,32 @@ mod tests {
         passes
             .into_iter()
             .map(|(minute, observation)| {
-                observe(&SETTINGS, &mut track, "security-groups", policy, observation, at(minute))
-                    .into_iter()
-                    .map(|alert| match alert.event {
-                        Event::Drift { reminder: None, .. } => "drift",
-                        Event::Drift { reminder: Some(_), .. } => "drift reminder",
-                        Event::DriftResolved { .. } => "resolved",
-                        Event::Failed { reminder: false, .. } => "failed",
-                        Event::Failed { reminder: true, .. } => "failed reminder",
-                        Event::Stuck { reminder: false, .. } => "stuck",
-                        Event::Stuck { reminder: true, .. } => "stuck reminder",
-                        Event::Recovered { .. } => "recovered",
-                    })
-                    .collect()
+                observe(
+                    &SETTINGS,
+                    &mut track,
+                    "security-groups",
+                    policy,
+                    observation,
+                    at(minute),
+                )
+                .into_iter()
+                .map(|alert| match alert.event {
+                    Event::Drift { reminder: None, .. } => "drift",
+                    Event::Drift {
+                        reminder: Some(_), ..
+                    } => "drift reminder",
+                    Event::DriftResolved { .. } => "resolved",
+                    Event::Failed {
+                        reminder: false, ..
+                    } => "failed",
+                    Event::Failed { reminder: true, .. } => "failed reminder",
+                    Event::Stuck {
+                        reminder: false, ..
+                    } => "stuck",
+                    Event::Stuck { reminder: true, .. } => "stuck reminder",
+                    Event::Recovered { .. } => "recovered",
+                })
+                .collect()
             })
             .collect()
     }
@@ -424,8 +446,22 @@ mod tests {
         let mut second = first.clone();
         second.drift.as_mut().unwrap().changes[0].fields[0].path = "egress".to_owned();
         let policy = DriftPolicy::AlertOnly;
-        let one = observe(&SETTINGS, &mut track, "security-groups", policy, first, at(0));
-        let two = observe(&SETTINGS, &mut track, "security-groups", policy, second, at(1));
+        let one = observe(
+            &SETTINGS,
+            &mut track,
+            "security-groups",
+            policy,
+            first,
+            at(0),
+        );
+        let two = observe(
+            &SETTINGS,
+            &mut track,
+            "security-groups",
+            policy,
+            second,
+            at(1),
+        );
         assert_eq!(one.len(), 1);
         assert_eq!(two.len(), 1);
         assert!(matches!(two[0].event, Event::Drift { reminder: None, .. }));
@@ -435,7 +471,10 @@ mod tests {
     fn ignored_drift_sends_nothing() {
         let alerts = run(
             DriftPolicy::Ignore,
-            vec![(0, drifted(Outcome::Held, State::Differs)), (1, converged())],
+            vec![
+                (0, drifted(Outcome::Held, State::Differs)),
+                (1, converged()),
+            ],
         );
         assert_eq!(alerts, vec![Vec::<&str>::new(), vec![]]);
     }
@@ -445,7 +484,13 @@ mod tests {
         let alerts = run(
             DriftPolicy::Correct,
             vec![
-                (0, drifted(Outcome::NotCorrected("throttled".to_owned()), State::Failed("throttled".to_owned()))),
+                (
+                    0,
+                    drifted(
+                        Outcome::NotCorrected("throttled".to_owned()),
+                        State::Failed("throttled".to_owned()),
+                    ),
+                ),
                 (1, drifted(Outcome::Corrected, State::Converged)),
             ],
         );
@@ -494,7 +539,8 @@ mod tests {
                 (41, converged()),
             ],
         );
-        let expected: Vec<Vec<&str>> = vec![vec![], vec![], vec!["stuck"], vec![], vec!["recovered"]];
+        let expected: Vec<Vec<&str>> =
+            vec![vec![], vec![], vec!["stuck"], vec![], vec!["recovered"]];
         assert_eq!(alerts, expected);
     }
 
