@@ -214,7 +214,11 @@ mod tests {
         let graph = build_graph(&stack, &AwsClients::from_config(&config, false))
             .expect("the production graph is valid");
 
-        let mut nodes: Vec<String> = graph.nodes().iter().map(|node| node.id().to_string()).collect();
+        let mut nodes: Vec<String> = graph
+            .nodes()
+            .iter()
+            .map(|node| node.id().to_string())
+            .collect();
         let mut components: Vec<String> = stack.components().into_iter().map(|c| c.id).collect();
         nodes.sort();
         components.sort();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// Time allowed for the first pass, which creates the whole stack.
 const FIRST_PASS_TIMEOUT: Duration = Duration::from_secs(120);
-/// Time allowed for a drift to be seen, put back or alerted; the daemon runs with
+/// Time allowed for a drift to be seen, put back or alerted. The daemon runs with
 /// `--interval 2s`, so this is many intervals on a busy machine.
 const PASS_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -26,13 +26,13 @@ const FAKE_SECRET_KEY: &str = "stackdAlertTestSecretKey0123456789abcdefZ";
 /// The secret part of the webhook URL's path.
 const WEBHOOK_TOKEN: &str = "xTestWebhookToken7f3c9a";
 
-/// How the listener answers.
+/// Response behaviour of the listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Ok,
     /// 429 with `Retry-After: 1` to the first request, then 200.
     RateLimitedOnce,
-    /// Reads the request and never answers.
+    /// Reads the request and never responds.
     Hang,
 }
 
@@ -189,7 +189,7 @@ impl Drop for Workspace {
     }
 }
 
-/// The environment of every stackd run of these tests: the emulator's test
+/// Sets the environment of every stackd run of these tests: the emulator's test
 /// credentials with a distinctive secret key, the webhook URL and the test clock.
 fn environment(command: &mut Command, workspace: &Workspace, slack: &Slack) {
     for name in
@@ -375,7 +375,7 @@ async fn private_a_default_route(ec2: &aws_sdk_ec2::Client) -> (String, bool) {
     (table.route_table_id().unwrap().to_owned(), present)
 }
 
-/// The production file with the emulator's account, in French, with the security
+/// Returns the production file with the emulator's account, in French, with the security
 /// groups on `alertOnly`.
 fn alert_only_security_groups() -> String {
     let text = common::stack_text();
@@ -405,7 +405,7 @@ fn assert_no_secret(what: &str, text: &str, slack: &Slack) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn daemon_alerts_once_reminds_resolves_and_survives_a_dead_webhook() {
+async fn daemon_drift_alert_lifecycle() {
     let emulator = Emulator::start().expect("the emulator starts");
     let workspace = Workspace::new(&alert_only_security_groups());
     let slack = Slack::start(Mode::Ok);

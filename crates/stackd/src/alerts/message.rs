@@ -14,12 +14,12 @@ use stackd_engine::{Change, ChangeKind};
 use stackd_spec::model::Language;
 use std::time::SystemTime;
 
-/// Longest value shown in a message, in characters; longer ones are cut.
+/// Maximum length of a value in a message, in characters. Longer values are cut.
 const MAX_VALUE_CHARS: usize = 300;
 /// Most changes listed in one message; the others are counted.
 const MAX_CHANGES: usize = 10;
 
-/// What the messages of one stack share.
+/// Settings shared by the messages of one stack.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub stack: String,

@@ -6,7 +6,7 @@
 //! whose own task posts them. Before each apply pass, [`Alerter::holds`] names the
 //! components whose drift policy forbids putting a drift back.
 //!
-//! Drift is told apart from a pending change by fingerprints of each component's
+//! Drift is distinguished from a pending change by fingerprints of each component's
 //! desired state ([`fingerprint`]), recorded when the component converges
 //! ([`record`]).
 

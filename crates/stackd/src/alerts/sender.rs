@@ -1,5 +1,5 @@
 //! Delivery of the messages: a bounded queue drained by a task of its own, a rate
-//! limit, and retries of 429 and 5xx answers.
+//! limit, and retries of 429 and 5xx responses.
 //!
 //! The reconcile loop only pushes onto the queue with `try_send`, so a webhook that
 //! is slow or down never blocks or slows a pass. When the queue is full, or the
@@ -26,7 +26,7 @@ pub struct Settings {
     pub max_per_hour: u32,
     /// Tries per message, the first one included.
     pub max_attempts: u32,
-    /// Delay before the first retry when the answer gives no Retry-After; doubled
+    /// Delay before the first retry when the response has no Retry-After; doubled
     /// after each failed try, up to `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
@@ -52,7 +52,7 @@ pub struct Counters {
     pub delivered: AtomicU64,
     /// Messages given up after every try, or rejected by the webhook.
     pub failed: AtomicU64,
-    /// Tries that got 429, 5xx or no answer and were tried again.
+    /// Tries that got 429, 5xx or no response and were tried again.
     pub retried: AtomicU64,
     /// Messages dropped because the queue was full or the hourly limit was reached.
     pub dropped: AtomicU64,

@@ -108,7 +108,7 @@ impl Started {
     }
 }
 
-/// `stackd alert test`: sends one message and waits for the answer.
+/// `stackd alert test`: sends one message and waits for the response.
 pub async fn send_test(args: &AlertTestArgs) -> anyhow::Result<u8> {
     let loaded = match crate::desired::read(&args.file.file) {
         Ok(read) => read.loaded,

@@ -62,7 +62,7 @@ impl WebhookUrl {
     }
 }
 
-/// Where the webhook URL is read from, in order: `--alert-webhook-file`, the
+/// Sources of the webhook URL, in order: `--alert-webhook-file`, the
 /// systemd credential, then the environment variable.
 #[derive(Debug, Clone, Default)]
 pub struct UrlSource {
@@ -70,15 +70,16 @@ pub struct UrlSource {
 }
 
 impl UrlSource {
-    /// Reads the URL, or returns `None` when no source is set.
+    /// Reads the URL, or returns `None` when no source is set. An empty file counts
+    /// as no URL, so that a service can declare the credential before the webhook exists.
     pub fn read(&self) -> anyhow::Result<Option<WebhookUrl>> {
         if let Some(file) = &self.file {
-            return read_file(file).map(Some);
+            return read_file(file);
         }
         if let Some(folder) = std::env::var_os("CREDENTIALS_DIRECTORY") {
             let file = Path::new(&folder).join(CREDENTIAL);
             if file.exists() {
-                return read_file(&file).map(Some);
+                return read_file(&file);
             }
         }
         match std::env::var(URL_ENV) {
@@ -90,22 +91,26 @@ impl UrlSource {
     }
 }
 
-fn read_file(file: &Path) -> anyhow::Result<WebhookUrl> {
+fn read_file(file: &Path) -> anyhow::Result<Option<WebhookUrl>> {
     let text = std::fs::read_to_string(file).with_context(|| {
         format!(
             "failed to read the Slack webhook URL from {}",
             file.display()
         )
     })?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
     WebhookUrl::parse(&text)
         .with_context(|| format!("invalid Slack webhook URL in {}", file.display()))
+        .map(Some)
 }
 
-/// What the webhook returned for one POST.
+/// Outcome of one POST to the webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Delivered,
-    /// 429 or 5xx: worth another try, after `retry_after` when the answer gave one.
+    /// 429 or 5xx: worth another try, after `retry_after` when the response sets it.
     Retry {
         status: u16,
         retry_after: Option<Duration>,
@@ -115,7 +120,7 @@ pub enum Delivery {
         status: u16,
         body: String,
     },
-    /// No answer: connection refused, TLS failure, timeout. Worth another try.
+    /// No response: connection refused, TLS failure, timeout. Worth another try.
     Unreachable(String),
 }
 
@@ -243,6 +248,8 @@ mod tests {
             url.expose(),
             "https://hooks.slack.com/services/T0/B0/secret"
         );
+        std::fs::write(&file, "\n").unwrap();
+        assert_eq!(source.read().unwrap(), None, "an empty file is no URL");
         std::fs::remove_file(&file).unwrap();
         let error = source.read().unwrap_err();
         assert!(format!("{error:#}").contains("failed to read"), "{error:#}");
