@@ -222,3 +222,34 @@ fn list_waiting_nodes(mut nodes: Vec<Node>) -> Vec<Node> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_the_spec_components() {
+        let text = include_str!("../../../config/beezyup-prod-c01.yaml");
+        let stack = stackd_spec::load(text, "beezyup-prod-c01.yaml")
+            .expect("the production file loads")
+            .stack;
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let graph = build_graph(&stack, &AwsClients::from_config(&config, false))
+            .expect("the production graph is valid");
+
+        let mut nodes: Vec<String> = graph
+            .nodes()
+            .iter()
+            .map(|node| node.id().to_string())
+            .collect();
+        let mut components: Vec<String> = stack.components().into_iter().map(|c| c.id).collect();
+        nodes.sort();
+        components.sort();
+        assert_eq!(
+            nodes, components,
+            "drift policies and alert fingerprints name components as Stack::components does"
+        );
+    }
+}

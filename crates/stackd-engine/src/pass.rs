@@ -30,6 +30,11 @@ pub struct PassOptions {
     pub mode: Mode,
     /// Maximum number of components observing or applying at the same time.
     pub concurrency: usize,
+    /// Components that an apply pass plans but does not apply, each with the reason
+    /// its report gives, such as a drift policy that only alerts. A held component
+    /// that differs ends Drifted and refused, and its dependents go on with the
+    /// outputs of its live state.
+    pub hold: BTreeMap<ComponentId, String>,
     /// Permission for deletions and replacements; none by default.
     pub destruction: Destruction,
     /// Check made once before the first mutating call of the pass.
@@ -37,13 +42,15 @@ pub struct PassOptions {
 }
 
 impl PassOptions {
-    /// Creates settings that allow no destructive change and check nothing before writing.
+    /// Creates settings that hold no component, allow no destructive change and
+    /// check nothing before writing.
     pub fn new(mode: Mode, concurrency: usize) -> Self {
         PassOptions {
             mode,
             concurrency,
             destruction: Destruction::default(),
             write_guard: None,
+            hold: BTreeMap::new(),
         }
     }
 }
@@ -134,6 +141,8 @@ impl PassReport {
 struct Settled {
     status: Status,
     outputs: Outputs,
+    /// Held by the caller: Drifted on purpose, so dependents may proceed.
+    held: bool,
 }
 
 /// Runs one pass over the graph.
@@ -177,6 +186,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     component: Arc::clone(component),
                     mode: options.mode,
                     permits: Arc::clone(&permits),
+                    hold: options.hold.get(&id).cloned(),
                     gate: Arc::clone(&gate),
                 };
                 tokio::spawn(async move { run.run(dependencies, sender).await }.instrument(span))
@@ -187,6 +197,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     let _ = sender.send(Some(Settled {
                         status: Status::Unsupported,
                         outputs: Outputs::new(),
+                        held: false,
                     }));
                     report
                 })
@@ -238,6 +249,8 @@ struct ComponentRun {
     component: Arc<dyn ErasedComponent>,
     mode: Mode,
     permits: Arc<Semaphore>,
+    /// Why the caller holds this component from apply, if it does.
+    hold: Option<String>,
     gate: Arc<Gate>,
 }
 
@@ -269,9 +282,11 @@ impl ComponentRun {
         if report.status == Status::Error {
             tracing::error!(reason = %report.reason, "component failed");
         }
+        let held = self.hold.is_some() && report.status == Status::Drifted;
         let _ = sender.send(Some(Settled {
             status: report.status,
             outputs,
+            held,
         }));
         report
     }
@@ -303,8 +318,9 @@ impl ComponentRun {
                 .unwrap_or(Settled {
                     status: Status::Error,
                     outputs: Outputs::new(),
+                    held: false,
                 });
-            if !settled.status.lets_dependents_proceed() {
+            if !settled.status.lets_dependents_proceed() && !settled.held {
                 unsettled.push(format!("{dependency} is {}", settled.status));
             }
             outputs_by_dependency.insert(dependency, settled.outputs);
@@ -336,6 +352,12 @@ impl ComponentRun {
                 reason = format!("{reason}; an apply would refuse: {}", obstacles.join("; "));
             }
             return (report(id, Status::Drifted, reason, changes, false), outputs);
+        }
+        if let Some(why) = &self.hold {
+            let reason = format!("{why}: not applied ({})", summarize(&changes));
+            let mut held = report(id, Status::Drifted, reason, changes, false);
+            held.refused = true;
+            return (held, outputs);
         }
         if !unsettled.is_empty() {
             let reason = format!("waiting: {}", unsettled.join(", "));
@@ -747,6 +769,16 @@ pub(crate) mod tests {
         run_pass(&graph, &options).await
     }
 
+    async fn pass_holding(fakes: &[&Fake], held: &str) -> PassReport {
+        let graph = graph(fakes.iter().map(|fake| fake.node()).collect());
+        let mut options = PassOptions::new(Mode::Apply, 4);
+        options.hold = BTreeMap::from([(
+            ComponentId::single(held),
+            "drift policy alertOnly".to_owned(),
+        )]);
+        run_pass(&graph, &options).await
+    }
+
     fn report_of<'a>(report: &'a PassReport, name: &str) -> &'a ComponentReport {
         report
             .component(&ComponentId::single(name))
@@ -894,6 +926,39 @@ pub(crate) mod tests {
         let report = pass(Mode::Plan, &[&network, &buckets]).await;
         assert_eq!(report_of(&report, "network").status, Status::Ready);
         assert_eq!(report_of(&report, "buckets").status, Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn held_component_is_planned_not_applied() {
+        let fake = Fake::drifted("network");
+        let report = pass_holding(&[&fake], "network").await;
+        let network = report_of(&report, "network");
+        assert_eq!(fake.applies(), 0);
+        assert_eq!(network.status, Status::Drifted);
+        assert_eq!(
+            network.reason,
+            "drift policy alertOnly: not applied (1 to update)"
+        );
+        assert_eq!(network.changes.len(), 1);
+        assert!(!network.applied);
+        assert!(network.refused, "only a person or a file change moves it");
+    }
+
+    #[tokio::test]
+    async fn held_component_without_changes_is_ready() {
+        let fake = Fake::converged("network");
+        let report = pass_holding(&[&fake], "network").await;
+        assert_eq!(report_of(&report, "network").status, Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn dependent_of_held_component_is_applied() {
+        let network = Fake::drifted("network");
+        let groups = Fake::drifted("groups").needing("network");
+        let report = pass_holding(&[&network, &groups], "network").await;
+        assert_eq!(network.applies(), 0);
+        assert_eq!(groups.applies(), 1);
+        assert_eq!(report_of(&report, "groups").status, Status::Synced);
     }
 
     #[tokio::test]

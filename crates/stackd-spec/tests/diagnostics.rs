@@ -265,3 +265,17 @@ fn json_schema_describes_spec() {
         serde_json::Value::Bool(false)
     );
 }
+
+#[test]
+fn json_schema_describes_alerts_without_webhook() {
+    let schema = stackd_spec::json_schema();
+    let alerts = &schema["$defs"]["Alerts"]["properties"];
+    assert!(alerts["language"].is_object(), "{schema}");
+    assert!(alerts["remindAfterMinutes"].is_object(), "{schema}");
+    assert!(
+        alerts.get("webhookUrl").is_none(),
+        "editors must flag a webhook URL in the file: {alerts}"
+    );
+    let policies = &schema["$defs"]["DriftPolicy"];
+    assert!(policies.to_string().contains("alertOnly"), "{policies}");
+}

@@ -59,6 +59,45 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the JSON Schema of the desired-state file, for editors.
     Schema,
+    /// Slack alerts.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send a test message to the Slack webhook, in the file's language.
+    ///
+    /// Exit codes: 0 the webhook accepted it, 1 otherwise.
+    Test(AlertTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertTestArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// File that contains the Slack webhook URL. Without it, stackd reads the
+    /// systemd credential slack-webhook, then STACKD_SLACK_WEBHOOK_URL.
+    #[arg(long, value_name = "FILE")]
+    pub alert_webhook_file: Option<PathBuf>,
+}
+
+/// Slack alerts of a plan or a reconcile run.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// Post the drift and failures found to the Slack webhook. Needs
+    /// --alert-state. The daemon alerts whenever a webhook URL is set.
+    #[arg(long, requires = "alert_state")]
+    pub alert: bool,
+    /// JSON file that keeps, between runs, the desired state of each component
+    /// when it last converged and the alerts already sent. Without it, a run
+    /// cannot tell drift from a pending change. Give each stack its own file.
+    #[arg(long, value_name = "FILE")]
+    pub alert_state: Option<PathBuf>,
+    /// File that contains the Slack webhook URL. Without it, stackd reads the
+    /// systemd credential slack-webhook, then STACKD_SLACK_WEBHOOK_URL.
+    #[arg(long, value_name = "FILE")]
+    pub alert_webhook_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +142,8 @@ pub struct PlanArgs {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub destruction: DestructionArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Format of the plan on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
@@ -126,6 +167,8 @@ pub struct ReconcileArgs {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub destruction: DestructionArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Run until converged (or --wait runs out) and exit, instead of running as a daemon.
     #[arg(long)]
     pub once: bool,

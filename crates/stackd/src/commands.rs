@@ -1,7 +1,8 @@
 //! The subcommands: each loads the file, runs the engine and returns an exit code.
 
 use crate::cli::{
-    AwsArgs, Cli, Command, DestructionArgs, FileArgs, OutputFormat, PlanArgs, ReconcileArgs,
+    AlertCommand, AwsArgs, Cli, Command, DestructionArgs, FileArgs, OutputFormat, PlanArgs,
+    ReconcileArgs,
 };
 use crate::markdown;
 use crate::plan_document::PlanDocument;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => plan(&args).await,
         Command::Reconcile(args) => reconcile(&args).await,
         Command::Status(args) => crate::daemon::print_status(&args).await,
+        Command::Alert(AlertCommand::Test(args)) => crate::alerts::start::send_test(&args).await,
         Command::Schema => {
             println!(
                 "{}",
@@ -204,11 +206,17 @@ async fn plan(args: &PlanArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_ERROR);
     };
     let connected = connect(&loaded, &args.aws, Writer::Plan).await?;
+    let alerts =
+        crate::alerts::start::start(&loaded.stack, &connected.graph, &args.alerts, false).await?;
     let options = PassOptions {
         destruction: args.destruction.destruction(),
         ..PassOptions::new(Mode::Plan, args.aws.concurrency)
     };
     let report = run_pass(&connected.graph, &options).await;
+    if let Some(mut alerts) = alerts {
+        alerts.alerter.observe(&report, Mode::Plan).await;
+        alerts.finish().await;
+    }
     match args.output {
         OutputFormat::Human => print!("{}", render::plan(&loaded.stack, &report)),
         OutputFormat::Json => {
@@ -248,17 +256,29 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
         lock_timeout: args.lock_timeout,
     };
     let connected = connect(&loaded, &args.aws, writer).await?;
+    let alerts =
+        crate::alerts::start::start(&loaded.stack, &connected.graph, &args.alerts, false).await?;
     let options = ConvergeOptions {
         concurrency: args.aws.concurrency,
         wait: args.wait,
         requeue_after: args.requeue_after,
         destruction: args.destruction.destruction(),
         write_guard: Some(connected.write_guard),
+        hold: alerts
+            .as_ref()
+            .map(|alerts| alerts.alerter.holds())
+            .unwrap_or_default(),
         ..ConvergeOptions::default()
     };
     let report = converge(&connected.graph, &options).await;
     if let Some(lease) = &connected.lease {
         lease.release().await;
+    }
+    if let Some(mut alerts) = alerts {
+        for pass in &report.passes {
+            alerts.alerter.observe(pass, Mode::Apply).await;
+        }
+        alerts.finish().await;
     }
     match args.output {
         OutputFormat::Human => print!("{}", render::reconcile(&loaded.stack, &report)),

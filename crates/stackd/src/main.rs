@@ -4,6 +4,7 @@
 //! work is done by `stackd-spec` (the file), `stackd-engine` (the passes) and
 //! `stackd-aws` (the components).
 
+mod alerts;
 mod cli;
 mod commands;
 mod daemon;

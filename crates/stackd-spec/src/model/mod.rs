@@ -3,8 +3,10 @@
 //! References between components are logical ids (the `id` fields of the file), and every one
 //! of them names an existing component of the right kind. Names follow AWS's own terms.
 
+mod alerts;
 mod api_gateway;
 mod cloudfront;
+mod components;
 mod compute;
 mod ecs;
 mod elasticache;
@@ -20,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use alerts::{Alerts, DriftPolicies, DriftPolicy, Language};
 pub use api_gateway::{
     ApiRoute, Cors, HttpApi, Integration, JwtAuthorizer, RouteKey, Stage, Throttling, VpcLink,
 };
@@ -29,6 +32,7 @@ pub use cloudfront::{
 pub(crate) use cloudfront::{
     MANAGED_CACHE_POLICIES, MANAGED_ORIGIN_REQUEST_POLICIES, SECURITY_POLICIES,
 };
+pub use components::ComponentSpec;
 pub use compute::{
     Ami, AutoScalingGroup, AutoScalingGroupAttribute, CapacityProvider,
     CapacityProviderStrategyItem, Cluster, Compute, LaunchTemplate, ManagedScaling,
@@ -75,6 +79,8 @@ pub struct Stack {
     pub caches: Vec<ServerlessCache>,
     /// Where runs take turns to write; `None` when the file names no lease.
     pub lease: Option<Lease>,
+    pub alerts: Alerts,
+    pub drift: DriftPolicies,
 }
 
 impl Stack {

@@ -4,6 +4,7 @@
 //! value, using a harmless stand-in where a field is invalid, so that later sections can look
 //! components up. `load` discards the model when any error was reported.
 
+mod alerts;
 mod api_gateway;
 mod cloudfront;
 mod compute;
@@ -56,8 +57,9 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
     let distributions = cloudfront::distributions(&spec.distributions, &index, context);
     let caches = elasticache::caches(&spec.caches, &envelope.tags, &network, &index, context);
     let lease = lease::lease(spec.lease.as_ref(), &envelope.name, &buckets, context);
+    let alerts = alerts::alerts(spec.alerts.as_ref(), context);
 
-    let stack = model::Stack {
+    let mut stack = model::Stack {
         name: envelope.name,
         labels: envelope.labels,
         account: envelope.account,
@@ -75,7 +77,12 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
         distributions,
         caches,
         lease,
+        alerts,
+        drift: model::DriftPolicies::default(),
     };
+    // Drift policies name components, which exist only once the other sections are read.
+    let components: Vec<String> = stack.components().into_iter().map(|c| c.id).collect();
+    stack.drift = alerts::drift(spec.drift.as_ref(), &components, context);
 
     templates::check_stray_interpolations(context);
     warnings::warn(&stack, context);

@@ -102,6 +102,17 @@ pub struct Snapshot {
     pub drifted: u64,
     /// End of the last pass without a component in Error, in seconds since 1970.
     pub last_successful_pass: Option<f64>,
+    /// Slack alert messages, when a webhook is set.
+    pub alerts: Option<AlertCounts>,
+}
+
+/// Slack alert messages by what became of them, and the retried tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCounts {
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub retried: u64,
 }
 
 /// Renders the snapshot in the Prometheus text exposition format.
@@ -181,6 +192,32 @@ pub fn render(snapshot: &Snapshot) -> String {
             "stackd_last_successful_pass_timestamp_seconds {timestamp}"
         );
     }
+
+    if let Some(alerts) = snapshot.alerts {
+        header(
+            &mut text,
+            "stackd_alert_messages_total",
+            "counter",
+            "Slack alert messages by outcome: delivered, failed (rejected or given up after retries) or dropped (queue full or hourly limit).",
+        );
+        for (outcome, count) in [
+            ("delivered", alerts.delivered),
+            ("failed", alerts.failed),
+            ("dropped", alerts.dropped),
+        ] {
+            let _ = writeln!(
+                text,
+                "stackd_alert_messages_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        header(
+            &mut text,
+            "stackd_alert_retries_total",
+            "counter",
+            "Tries to post a Slack alert that got 429, 5xx or no answer and were retried.",
+        );
+        let _ = writeln!(text, "stackd_alert_retries_total {}", alerts.retried);
+    }
     text
 }
 
@@ -205,6 +242,12 @@ mod tests {
             components: [4, 1, 0, 0, 0, 1, 2],
             drifted: 1,
             last_successful_pass: Some(1_796_428_799.5),
+            alerts: Some(AlertCounts {
+                delivered: 5,
+                failed: 1,
+                dropped: 0,
+                retried: 2,
+            }),
         }
     }
 
@@ -223,6 +266,8 @@ mod tests {
             ("stackd_components", "gauge"),
             ("stackd_drifted_components", "gauge"),
             ("stackd_last_successful_pass_timestamp_seconds", "gauge"),
+            ("stackd_alert_messages_total", "counter"),
+            ("stackd_alert_retries_total", "counter"),
         ] {
             assert!(
                 text.contains(&format!("# HELP {name} ")),
@@ -233,6 +278,31 @@ mod tests {
                 "TYPE of {name}:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn alert_counts_are_labelled_by_outcome() {
+        let text = render(&snapshot());
+        assert_eq!(
+            samples(&text, "stackd_alert_messages_total{"),
+            vec![
+                "stackd_alert_messages_total{outcome=\"delivered\"} 5",
+                "stackd_alert_messages_total{outcome=\"failed\"} 1",
+                "stackd_alert_messages_total{outcome=\"dropped\"} 0",
+            ]
+        );
+        assert_eq!(
+            samples(&text, "stackd_alert_retries_total "),
+            vec!["stackd_alert_retries_total 2"]
+        );
+        let without = render(&Snapshot {
+            alerts: None,
+            ..snapshot()
+        });
+        assert!(
+            !without.contains("stackd_alert"),
+            "no webhook, no alert metrics"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod reload;
 mod state;
 mod status;
 mod systemd;
-mod time;
+pub(crate) mod time;
 
 pub use status::print_status;
 
@@ -141,6 +141,11 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
         write_guard: Some(connected.write_guard),
         ..PassOptions::new(Mode::Apply, args.aws.concurrency)
     };
+    // The daemon always tracks drift, so that drift policies apply; it sends
+    // messages only when a webhook URL is set.
+    let mut alerts =
+        crate::alerts::start::start(&desired.loaded.stack, &graph, &args.alerts, true).await?;
+    lock(&shared).set_alert_counters(alerts.as_ref().and_then(|alerts| alerts.counters()));
     let mut next_pass = Instant::now();
     let mut failed_in_a_row: u32 = 0;
     let mut exit_code = EXIT_OK;
@@ -165,6 +170,9 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
                             graph = connected.graph;
                             pass_options.write_guard = Some(connected.write_guard);
                             lease = connected.lease;
+                            if let Some(alerts) = &mut alerts {
+                                alerts.alerter.reload(&new.loaded.stack, &graph);
+                            }
                             desired = new;
                             next_pass = Instant::now();
                         }
@@ -176,6 +184,10 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
                 }
             }
             Event::Tick => {
+                pass_options.hold = alerts
+                    .as_ref()
+                    .map(|alerts| alerts.alerter.holds())
+                    .unwrap_or_default();
                 let Some(report) = pass_in_flight(
                     run_pass(&graph, &pass_options),
                     &mut shutdown,
@@ -193,6 +205,9 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
                     exit_code = EXIT_ERROR;
                     break;
                 };
+                if let Some(alerts) = &mut alerts {
+                    alerts.alerter.observe(&report, Mode::Apply).await;
+                }
                 failed_in_a_row = if stackd_engine::pass_failed(&report.components) {
                     failed_in_a_row.saturating_add(1)
                 } else {

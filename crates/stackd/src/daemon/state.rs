@@ -1,9 +1,11 @@
 //! What the daemon knows between passes, shared with the HTTP endpoints.
 
-use super::metrics::{self, Histogram, PassOutcome, Snapshot};
+use super::metrics::{self, AlertCounts, Histogram, PassOutcome, Snapshot};
 use super::time::format_rfc3339;
+use crate::alerts::sender::Counters;
 use serde::{Deserialize, Serialize};
 use stackd_engine::{PassReport, Status};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The `/status` document. `stackd status` reads it back.
@@ -59,6 +61,8 @@ pub struct State {
     passes: [u64; 4],
     drifted: u64,
     last_successful_pass: Option<SystemTime>,
+    /// Counters of the Slack alert sender, when a webhook is set.
+    alert_counters: Option<Arc<Counters>>,
 }
 
 impl State {
@@ -76,7 +80,12 @@ impl State {
             passes: [0; 4],
             drifted: 0,
             last_successful_pass: None,
+            alert_counters: None,
         }
+    }
+
+    pub fn set_alert_counters(&mut self, counters: Option<Arc<Counters>>) {
+        self.alert_counters = counters;
     }
 
     pub fn beat(&mut self) {
@@ -210,6 +219,12 @@ impl State {
                 .last_successful_pass
                 .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
                 .map(|since| since.as_secs_f64()),
+            alerts: self.alert_counters.as_ref().map(|counters| AlertCounts {
+                delivered: Counters::get(&counters.delivered),
+                failed: Counters::get(&counters.failed),
+                dropped: Counters::get(&counters.dropped),
+                retried: Counters::get(&counters.retried),
+            }),
         }
     }
 }
