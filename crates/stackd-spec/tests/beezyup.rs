@@ -41,7 +41,7 @@ fn cached_leads_behavior_warns_about_authorization() {
         .iter()
         .find(|w| w.path == "spec.distributions[0].behaviors[0].cachePolicy")
         .expect("a warning on the /leads/* cache policy");
-    assert_eq!((warning.line, warning.column), (298, 24));
+    assert_eq!((warning.line, warning.column), (304, 24));
     assert!(warning.message.contains("/leads/*"), "{}", warning.message);
     assert!(
         warning.message.contains("Authorization"),
@@ -58,7 +58,7 @@ fn single_nat_gateway_warns_about_zones() {
         .iter()
         .find(|w| w.path == "spec.network.natGateways[0]")
         .expect("a warning on the shared NAT gateway");
-    assert_eq!(warning.line, 49);
+    assert_eq!(warning.line, 55);
     assert!(
         warning.message.contains("eu-west-3a, eu-west-3b"),
         "{}",

@@ -85,7 +85,7 @@ fn structural_errors_in_several_items_are_all_reported() {
             "spec.network.subnets[3].size"
         ]
     );
-    assert_eq!(errors[1].line, 44);
+    assert_eq!(errors[1].line, 50);
 }
 
 #[test]

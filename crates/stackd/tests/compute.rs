@@ -151,7 +151,7 @@ async fn health_check_drift_is_put_back() {
         describe(&output)
     );
     assert_eq!(
-        operations(&emulator.mutating_calls()),
+        operations(&stack_writes(&emulator)),
         ["ModifyTargetGroup"],
         "exactly one mutating call"
     );
@@ -362,7 +362,7 @@ async fn launch_template_drift_is_put_back() {
         describe(&output)
     );
     assert_eq!(
-        operations(&emulator.mutating_calls()),
+        operations(&stack_writes(&emulator)),
         [
             "CreateLaunchTemplateVersion",
             "ModifyLaunchTemplate",

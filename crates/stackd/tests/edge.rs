@@ -303,8 +303,7 @@ async fn edge_drift_is_put_back() {
         "reconcile repairs: {}",
         describe(&repaired)
     );
-    let mut mutating: Vec<String> = emulator
-        .mutating_calls()
+    let mut mutating: Vec<String> = stack_writes(&emulator)
         .into_iter()
         .map(|call| call.operation)
         .collect();
