@@ -15,9 +15,9 @@
 //! meet, so clock skew cannot hand the lease to two runs.
 //!
 //! What a run observed before it took the lease may be out of date if another
-//! run wrote in between. Each record names the process that wrote it last; a
-//! run that takes the lease from another process refuses the current pass with
-//! a retryable [`Refusal`], so the engine observes again before writing. Each
+//! run wrote in between. Each record names the process that wrote it last. A
+//! run that takes the lease from another process stops the current pass with a
+//! retryable [`Refusal`], so the engine observes again before writing. Each
 //! change of hands also raises the record's generation, for people reading it.
 
 use async_trait::async_trait;

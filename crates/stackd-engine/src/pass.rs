@@ -55,8 +55,8 @@ impl PassOptions {
     }
 }
 
-/// What every component of a pass checks before applying: the write guard,
-/// whose verdict is shared, and the destruction budget.
+/// Checks that every component of a pass makes before applying: the write
+/// guard, whose verdict is shared, and the destruction budget.
 #[derive(Debug)]
 struct Gate {
     destruction: Destruction,

@@ -69,7 +69,7 @@ pub struct StackSpec {
     pub distributions: Vec<Distribution>,
     #[serde(default)]
     pub caches: Vec<ServerlessCache>,
-    /// Where the runs of stackd on this stack take turns to write.
+    /// The S3 object through which runs of stackd on this stack take turns to write.
     #[serde(default)]
     pub lease: Option<Lease>,
     /// Slack alerts on drift and on components that cannot converge.

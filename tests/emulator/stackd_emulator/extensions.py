@@ -100,7 +100,7 @@ def _make_s3_conditional_writes_atomic() -> None:
     AWS documents that of concurrent conditional writes to one key, exactly one
     succeeds and the others get 412 Precondition Failed (or 409
     ConditionalRequestConflict). moto 5.2.5 checks If-Match and If-None-Match,
-    then writes, without a lock, and the server answers requests on several
+    then writes, without a lock, and the server handles requests on several
     threads: two runs taking stackd's lease at once could both succeed. Every
     PutObject and DeleteObject now runs under one lock, which makes the check
     and the write one step, as in AWS. Multipart uploads and CopyObject are not

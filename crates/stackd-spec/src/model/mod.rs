@@ -77,7 +77,7 @@ pub struct Stack {
     pub buckets: Vec<Bucket>,
     pub distributions: Vec<Distribution>,
     pub caches: Vec<ServerlessCache>,
-    /// Where runs take turns to write; `None` when the file names no lease.
+    /// The write lease, or `None` when the file names no lease.
     pub lease: Option<Lease>,
     pub alerts: Alerts,
     pub drift: DriftPolicies,
