@@ -7,8 +7,9 @@ use anyhow::{Result, bail};
 use crate::emulator::BackgroundEmulator;
 use crate::{Workspace, run_step, run_step_status, venv};
 
-/// Desired-state file of the demo, relative to the workspace root.
-const STACK_FILE: &str = "config/beezyup-prod-c01.yaml";
+/// Desired-state file of the demo, relative to the workspace root: the
+/// production file with the emulator's account.
+const STACK_FILE: &str = "config/demo.yaml";
 
 /// Exit code of `stackd plan` when AWS differs from the file.
 const PLAN_FOUND_CHANGES: i32 = 2;

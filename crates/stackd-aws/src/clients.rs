@@ -34,11 +34,18 @@ macro_rules! counted_client {
 /// One client per AWS service that stackd calls.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub apigatewayv2: aws_sdk_apigatewayv2::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub elasticache: aws_sdk_elasticache::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsClients {
@@ -82,11 +89,18 @@ impl AwsClients {
             .interceptor(calls.clone())
             .build();
         AwsClients {
+            autoscaling: counted_client!(aws_sdk_autoscaling, config, calls),
+            apigatewayv2: counted_client!(aws_sdk_apigatewayv2, config, calls),
+            cloudfront: counted_client!(aws_sdk_cloudfront, config, calls),
             ec2: counted_client!(aws_sdk_ec2, config, calls),
+            ecs: counted_client!(aws_sdk_ecs, config, calls),
+            elbv2: counted_client!(aws_sdk_elasticloadbalancingv2, config, calls),
             elasticache: counted_client!(aws_sdk_elasticache, config, calls),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: counted_client!(aws_sdk_sts, config, calls),
             iam: counted_client!(aws_sdk_iam, config, calls),
+            ssm: counted_client!(aws_sdk_ssm, config, calls),
+            secretsmanager: counted_client!(aws_sdk_secretsmanager, config, calls),
         }
     }
 }

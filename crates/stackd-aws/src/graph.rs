@@ -1,24 +1,28 @@
 //! Builds the engine's graph for a validated stack: one node per component, with
 //! the kinds stackd cannot reconcile yet listed as unsupported.
 
+use crate::bucket_policies::BucketPolicyComponent;
 use crate::buckets::BucketComponent;
 use crate::caches::CacheComponent;
 use crate::clients::AwsClients;
+use crate::compute::{ComputeComponent, ComputeContext};
+use crate::distributions::DistributionComponent;
 use crate::iam::{IamComponent, TemplateValues};
+use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{buckets, caches, iam, network, security_groups, vpc_endpoints};
+use crate::{apis, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
+use std::collections::BTreeSet;
 
 /// Builds the graph of every component of the stack, in the order of the file.
 pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphError> {
     let tagger = Tagger::new(&stack.name, &stack.tags);
     let network_id = ComponentId::single(network::KIND);
     let groups_id = ComponentId::single(security_groups::KIND);
-    let bucket_id = |bucket: &str| ComponentId::named(buckets::KIND, bucket);
 
     let mut nodes = vec![
         Node::component(NetworkComponent::new(
@@ -72,57 +76,38 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         }
     }
     let compute = &stack.compute;
-    let compute_resources: Vec<String> = compute
-        .launch_templates
-        .iter()
-        .map(|template| format!("launch-template/{}", template.id))
-        .chain(
-            compute
-                .auto_scaling_groups
+    let has_compute = !compute.launch_templates.is_empty()
+        || !compute.auto_scaling_groups.is_empty()
+        || !compute.capacity_providers.is_empty()
+        || !compute.clusters.is_empty();
+    if has_compute {
+        // IAM names a role's instance profile after the role.
+        let context = ComputeContext {
+            instance_profile_names: iam
+                .roles
                 .iter()
-                .map(|group| format!("auto-scaling-group/{}", group.id)),
-        )
-        .chain(
-            compute
-                .capacity_providers
+                .filter(|role| role.instance_profile)
+                .map(|role| (role.id.clone(), role.name.clone()))
+                .collect(),
+            services: stack
+                .services
                 .iter()
-                .map(|provider| format!("capacity-provider/{}", provider.id)),
-        )
-        .chain(
-            compute
-                .clusters
-                .iter()
-                .map(|cluster| format!("cluster/{}", cluster.id)),
-        )
-        .collect();
-    if !compute_resources.is_empty() {
-        let mut needs = vec![network_id.clone(), groups_id.clone()];
-        if !iam.roles.is_empty() {
-            needs.push(iam_id.clone());
-        }
-        nodes.push(Node::unsupported(
-            ComponentId::single("compute"),
-            needs,
-            compute_resources,
-        ));
+                .map(|service| (format!("service/{}", service.id), service.name.clone()))
+                .collect(),
+        };
+        nodes.push(Node::component(ComputeComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            compute.clone(),
+            context,
+        )));
     }
     for balancer in &stack.load_balancers {
-        let resources = balancer
-            .target_groups
-            .iter()
-            .map(|group| format!("target-group/{}", group.id))
-            .chain(
-                balancer
-                    .listeners
-                    .iter()
-                    .map(|listener| format!("listener/{}", listener.id)),
-            )
-            .collect();
-        nodes.push(Node::unsupported(
-            ComponentId::named("load-balancer", &balancer.id),
-            vec![network_id.clone(), groups_id.clone()],
-            resources,
-        ));
+        nodes.push(Node::component(LoadBalancerComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            balancer.clone(),
+        )));
     }
     for cache in &stack.caches {
         nodes.push(Node::component(CacheComponent::new(
@@ -135,11 +120,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let mut needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::single("compute"),
+            ComponentId::single(compute::KIND),
         ];
         if let Some(balancer) = &service.load_balancer {
             needs.push(ComponentId::named(
-                "load-balancer",
+                load_balancers::KIND,
                 &balancer.target_group.load_balancer,
             ));
         }
@@ -162,38 +147,109 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         let needs = vec![
             network_id.clone(),
             groups_id.clone(),
-            ComponentId::named("load-balancer", &api.integration.listener.load_balancer),
+            ComponentId::named(
+                load_balancers::KIND,
+                &api.integration.listener.load_balancer,
+            ),
         ];
         nodes.push(Node::unsupported(
-            ComponentId::named("api", &api.id),
+            ComponentId::named(apis::KIND, &api.id),
             needs,
             Vec::new(),
         ));
     }
     for distribution in &stack.distributions {
-        let needs = match &distribution.origin {
-            Origin::Api(api) => vec![ComponentId::named("api", api)],
-            Origin::Bucket(bucket) => vec![bucket_id(bucket)],
-        };
-        nodes.push(Node::unsupported(
-            ComponentId::named("distribution", &distribution.id),
-            needs,
-            distribution.aliases.clone(),
-        ));
+        nodes.push(Node::component(DistributionComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            distribution.clone(),
+        )));
     }
-    // A bucket policy admits its distribution, so it comes after both.
-    for distribution in &stack.distributions {
-        if let Origin::Bucket(bucket) = &distribution.origin {
-            nodes.push(Node::unsupported(
-                ComponentId::named("bucket-policy", bucket),
-                vec![
-                    bucket_id(bucket),
-                    ComponentId::named("distribution", &distribution.id),
-                ],
-                Vec::new(),
-            ));
+    // A bucket policy admits the distributions that serve the bucket, so it comes
+    // after the bucket and all of them.
+    for bucket in &stack.buckets {
+        let readers: Vec<String> = stack
+            .distributions
+            .iter()
+            .filter(|distribution| distribution.origin == Origin::Bucket(bucket.id.clone()))
+            .map(|distribution| distribution.id.clone())
+            .collect();
+        if !readers.is_empty() {
+            nodes.push(Node::component(BucketPolicyComponent::new(
+                clients.clone(),
+                &bucket.id,
+                &bucket.name,
+                readers,
+            )));
         }
     }
     let _ = vpc_endpoints::KIND;
-    Graph::new(nodes)
+    Graph::new(list_waiting_nodes(nodes))
+}
+
+/// Lists as unsupported every component that needs an unsupported one, directly or
+/// not: the outputs it reads never exist, so it could only wait. The plan shows it
+/// with what it needs, and it becomes a component again once its dependencies do.
+fn list_waiting_nodes(mut nodes: Vec<Node>) -> Vec<Node> {
+    loop {
+        let unsupported: BTreeSet<ComponentId> = nodes
+            .iter()
+            .filter(|node| !node.is_supported())
+            .map(Node::id)
+            .collect();
+        let mut changed = false;
+        for node in &mut nodes {
+            if !node.is_supported() {
+                continue;
+            }
+            let waiting: Vec<String> = node
+                .needs()
+                .iter()
+                .filter(|need| unsupported.contains(need))
+                .map(ToString::to_string)
+                .collect();
+            if !waiting.is_empty() {
+                *node = Node::unsupported(
+                    node.id(),
+                    node.needs(),
+                    vec![format!("needs {}", waiting.join(", "))],
+                );
+                changed = true;
+            }
+        }
+        if !changed {
+            return nodes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_the_spec_components() {
+        let text = include_str!("../../../config/beezyup-prod-c01.yaml");
+        let stack = stackd_spec::load(text, "beezyup-prod-c01.yaml")
+            .expect("the production file loads")
+            .stack;
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let graph = build_graph(&stack, &AwsClients::from_config(&config, false))
+            .expect("the production graph is valid");
+
+        let mut nodes: Vec<String> = graph
+            .nodes()
+            .iter()
+            .map(|node| node.id().to_string())
+            .collect();
+        let mut components: Vec<String> = stack.components().into_iter().map(|c| c.id).collect();
+        nodes.sort();
+        components.sort();
+        assert_eq!(
+            nodes, components,
+            "drift policies and alert fingerprints name components as Stack::components does"
+        );
+    }
 }

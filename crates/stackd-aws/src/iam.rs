@@ -8,7 +8,7 @@
 mod apply;
 mod diff;
 mod observe;
-mod policy;
+pub(crate) mod policy;
 
 use crate::clients::AwsClients;
 use crate::tags::{ID_TAG, STACK_TAG, Tagger};

@@ -169,6 +169,8 @@ pub(crate) trait ErasedComponent: Send + Sync {
     fn needs(&self) -> Vec<ComponentId>;
     async fn observe(&self) -> Result<LiveBox, ComponentError>;
     fn diff(&self, live: &LiveBox, inputs: &Inputs) -> (Vec<Change>, Box<dyn Any + Send>);
+    /// Keeps the actions whose index is `true` in `keep`, in their order.
+    fn select(&self, actions: Box<dyn Any + Send>, keep: &[bool]) -> Box<dyn Any + Send>;
     async fn apply(
         &self,
         live: &LiveBox,
@@ -206,6 +208,18 @@ impl<C: Component> ErasedComponent for C {
             .map(|step| (step.change, step.action))
             .unzip();
         (changes, Box::new(actions))
+    }
+
+    fn select(&self, actions: Box<dyn Any + Send>, keep: &[bool]) -> Box<dyn Any + Send> {
+        let actions = *actions
+            .downcast::<Vec<C::Action>>()
+            .expect("the engine passes each component its own actions");
+        let kept: Vec<C::Action> = actions
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(action, keep)| keep.then_some(action))
+            .collect();
+        Box::new(kept)
     }
 
     async fn apply(
@@ -272,6 +286,11 @@ impl Node {
             NodeKind::Supported(component) => component.needs(),
             NodeKind::Unsupported { needs, .. } => needs.clone(),
         }
+    }
+
+    /// Returns whether stackd reconciles this node, as opposed to only listing it.
+    pub fn is_supported(&self) -> bool {
+        matches!(self.0, NodeKind::Supported(_))
     }
 }
 

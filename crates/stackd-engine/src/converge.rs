@@ -1,8 +1,12 @@
 //! Repeated apply passes until the stack converges or a time bound runs out.
 
+use crate::component::ComponentId;
 use crate::graph::Graph;
+use crate::guard::{Destruction, WriteGuard};
 use crate::pass::{Mode, PassOptions, PassReport, run_pass};
 use crate::status::Status;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -17,6 +21,12 @@ pub struct ConvergeOptions {
     pub requeue_after: Duration,
     /// Number of passes in a row in which a component may fail before converge stops.
     pub max_failed_passes: u32,
+    /// Components that the passes plan but do not apply; see [`PassOptions::hold`].
+    pub hold: BTreeMap<ComponentId, String>,
+    /// Permission for deletions and replacements, shared by every pass of the run.
+    pub destruction: Destruction,
+    /// Check made once per pass before its first mutating call.
+    pub write_guard: Option<Arc<dyn WriteGuard>>,
 }
 
 impl Default for ConvergeOptions {
@@ -26,6 +36,9 @@ impl Default for ConvergeOptions {
             wait: Duration::from_secs(600),
             requeue_after: Duration::from_secs(5),
             max_failed_passes: 3,
+            hold: BTreeMap::new(),
+            destruction: Destruction::default(),
+            write_guard: None,
         }
     }
 }
@@ -66,8 +79,10 @@ impl ConvergeReport {
 pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeReport {
     let started = Instant::now();
     let pass_options = PassOptions {
-        mode: Mode::Apply,
-        concurrency: options.concurrency,
+        hold: options.hold.clone(),
+        destruction: options.destruction.clone(),
+        write_guard: options.write_guard.clone(),
+        ..PassOptions::new(Mode::Apply, options.concurrency)
     };
     let mut passes = Vec::new();
     let mut failed_in_a_row = 0;
@@ -132,7 +147,7 @@ mod tests {
             concurrency: 4,
             wait: Duration::from_secs(600),
             requeue_after: Duration::ZERO,
-            max_failed_passes: 3,
+            ..ConvergeOptions::default()
         }
     }
 
@@ -213,6 +228,20 @@ mod tests {
         let report = converge_one(&fake, &options).await;
         assert_eq!(report.outcome, Outcome::Refused);
         assert_eq!(report.passes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn held_drift_ends_as_refused() {
+        let fake = Fake::drifted("network");
+        let options = ConvergeOptions {
+            hold: BTreeMap::from([(ComponentId::single("network"), "held".to_owned())]),
+            ..options()
+        };
+        let report = converge_one(&fake, &options).await;
+        assert_eq!(report.outcome, Outcome::Refused);
+        assert_eq!(report.passes.len(), 1);
+        assert_eq!(last_status(&report), Status::Drifted);
+        assert_eq!(fake.applies(), 0);
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ mod change;
 mod component;
 mod converge;
 mod graph;
+mod guard;
 mod pass;
 mod requeue;
 mod status;
@@ -22,6 +23,7 @@ pub use component::{
 };
 pub use converge::{ConvergeOptions, ConvergeReport, Outcome, converge};
 pub use graph::{Graph, GraphError};
+pub use guard::{Destruction, GuardChain, Refusal, WriteGuard};
 pub use pass::{ComponentReport, Mode, PassOptions, PassReport, run_pass};
 pub use requeue::{Requeue, RequeuePolicy, RequeueReason, jitter, pass_failed};
 pub use status::Status;

@@ -6,12 +6,13 @@ use crate::component::{
     ComponentError, ComponentId, ErasedComponent, Inputs, NodeKind, Outputs, Readiness,
 };
 use crate::graph::Graph;
+use crate::guard::{Destruction, Refusal, WriteGuard};
 use crate::status::Status;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OnceCell, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -29,6 +30,58 @@ pub struct PassOptions {
     pub mode: Mode,
     /// Maximum number of components observing or applying at the same time.
     pub concurrency: usize,
+    /// Components that an apply pass plans but does not apply, each with the reason
+    /// its report gives, such as a drift policy that only alerts. A held component
+    /// that differs ends Drifted and refused, and its dependents go on with the
+    /// outputs of its live state.
+    pub hold: BTreeMap<ComponentId, String>,
+    /// Permission for deletions and replacements; none by default.
+    pub destruction: Destruction,
+    /// Check made once before the first mutating call of the pass.
+    pub write_guard: Option<Arc<dyn WriteGuard>>,
+}
+
+impl PassOptions {
+    /// Creates settings that hold no component, allow no destructive change and
+    /// check nothing before writing.
+    pub fn new(mode: Mode, concurrency: usize) -> Self {
+        PassOptions {
+            mode,
+            concurrency,
+            destruction: Destruction::default(),
+            write_guard: None,
+            hold: BTreeMap::new(),
+        }
+    }
+}
+
+/// Checks that every component of a pass makes before applying: the write
+/// guard, whose verdict is shared, and the destruction budget.
+#[derive(Debug)]
+struct Gate {
+    destruction: Destruction,
+    write_guard: Option<Arc<dyn WriteGuard>>,
+    verdict: OnceCell<Result<(), Refusal>>,
+}
+
+impl Gate {
+    /// Runs the write guard on the first call and returns its verdict on every call.
+    async fn check_writes(&self) -> Result<(), Refusal> {
+        let Some(guard) = &self.write_guard else {
+            return Ok(());
+        };
+        self.verdict
+            .get_or_init(|| async { guard.check().await })
+            .await
+            .clone()
+    }
+
+    /// Tells the write guard that the pass ended, when a component asked it.
+    async fn finish(&self) {
+        if let (Some(guard), Some(_)) = (&self.write_guard, self.verdict.get()) {
+            guard.pass_finished().await;
+        }
+    }
 }
 
 /// The outcome of one component in a pass.
@@ -88,6 +141,8 @@ impl PassReport {
 struct Settled {
     status: Status,
     outputs: Outputs,
+    /// Held by the caller: Drifted on purpose, so dependents may proceed.
+    held: bool,
 }
 
 /// Runs one pass over the graph.
@@ -99,6 +154,11 @@ struct Settled {
 pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
     let started = Instant::now();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let gate = Arc::new(Gate {
+        destruction: options.destruction.clone(),
+        write_guard: options.write_guard.clone(),
+        verdict: OnceCell::new(),
+    });
 
     let mut channels: BTreeMap<ComponentId, watch::Receiver<Option<Settled>>> = BTreeMap::new();
     let mut senders = Vec::new();
@@ -126,6 +186,8 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     component: Arc::clone(component),
                     mode: options.mode,
                     permits: Arc::clone(&permits),
+                    hold: options.hold.get(&id).cloned(),
+                    gate: Arc::clone(&gate),
                 };
                 tokio::spawn(async move { run.run(dependencies, sender).await }.instrument(span))
             }
@@ -135,6 +197,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                     let _ = sender.send(Some(Settled {
                         status: Status::Unsupported,
                         outputs: Outputs::new(),
+                        held: false,
                     }));
                     report
                 })
@@ -156,6 +219,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
         });
         reports[index] = Some(report);
     }
+    gate.finish().await;
 
     PassReport {
         mode: options.mode,
@@ -185,6 +249,9 @@ struct ComponentRun {
     component: Arc<dyn ErasedComponent>,
     mode: Mode,
     permits: Arc<Semaphore>,
+    /// Why the caller holds this component from apply, if it does.
+    hold: Option<String>,
+    gate: Arc<Gate>,
 }
 
 impl ComponentRun {
@@ -215,9 +282,11 @@ impl ComponentRun {
         if report.status == Status::Error {
             tracing::error!(reason = %report.reason, "component failed");
         }
+        let held = self.hold.is_some() && report.status == Status::Drifted;
         let _ = sender.send(Some(Settled {
             status: report.status,
             outputs,
+            held,
         }));
         report
     }
@@ -249,8 +318,9 @@ impl ComponentRun {
                 .unwrap_or(Settled {
                     status: Status::Error,
                     outputs: Outputs::new(),
+                    held: false,
                 });
-            if !settled.status.lets_dependents_proceed() {
+            if !settled.status.lets_dependents_proceed() && !settled.held {
                 unsettled.push(format!("{dependency} is {}", settled.status));
             }
             outputs_by_dependency.insert(dependency, settled.outputs);
@@ -273,15 +343,61 @@ impl ComponentRun {
             return (report(id, status, reason, changes, false), outputs);
         }
         if self.mode == Mode::Plan {
-            let reason = summarize(&changes);
+            let mut reason = summarize(&changes);
+            let obstacles: Vec<String> = changes
+                .iter()
+                .filter_map(|change| self.gate.destruction.obstacle(change))
+                .collect();
+            if !obstacles.is_empty() {
+                reason = format!("{reason}; an apply would refuse: {}", obstacles.join("; "));
+            }
             return (report(id, Status::Drifted, reason, changes, false), outputs);
+        }
+        if let Some(why) = &self.hold {
+            let reason = format!("{why}: not applied ({})", summarize(&changes));
+            let mut held = report(id, Status::Drifted, reason, changes, false);
+            held.refused = true;
+            return (held, outputs);
         }
         if !unsettled.is_empty() {
             let reason = format!("waiting: {}", unsettled.join(", "));
             return (report(id, Status::Blocked, reason, changes, false), outputs);
         }
 
-        // 4. Apply, then observe again: the second observation is the truth.
+        // 4. Check the write guard and the destruction budget. A refused change
+        // is withheld, and the others still run. A component whose every change
+        // needs a permission that this run lacks does not wake the guard.
+        let obstacles: Vec<String> = changes
+            .iter()
+            .filter_map(|change| self.gate.destruction.obstacle(change))
+            .collect();
+        if obstacles.len() == changes.len() {
+            let reason = format!("refused: {}", obstacles.join("; "));
+            return (refused_report(id, reason, changes, false), outputs);
+        }
+        if let Err(refusal) = self.gate.check_writes().await {
+            if refusal.retry {
+                let reason = format!("waiting: {}", refusal.reason);
+                return (report(id, Status::Blocked, reason, changes, false), outputs);
+            }
+            return (refused_report(id, refusal.reason, changes, false), outputs);
+        }
+        let verdicts: Vec<Result<(), String>> = changes
+            .iter()
+            .map(|change| self.gate.destruction.permit(change))
+            .collect();
+        let withheld: Vec<String> = verdicts
+            .iter()
+            .filter_map(|verdict| verdict.clone().err())
+            .collect();
+        if withheld.len() == changes.len() {
+            let reason = format!("refused: {}", withheld.join("; "));
+            return (refused_report(id, reason, changes, false), outputs);
+        }
+        let keep: Vec<bool> = verdicts.iter().map(Result::is_ok).collect();
+        let actions = self.component.select(actions, &keep);
+
+        // 5. Apply, then observe again: the second observation is the truth.
         let applied = {
             let _permit = self
                 .permits
@@ -319,6 +435,14 @@ impl ComponentRun {
             }
         };
         let outputs = self.component.outputs(&live);
+        if !withheld.is_empty() {
+            let reason = format!(
+                "applied {}; refused: {}",
+                summarize_kept(&changes, &keep),
+                withheld.join("; ")
+            );
+            return (refused_report(id, reason, changes, true), outputs);
+        }
         let (remaining, _) = self.component.diff(&live, &inputs);
         let (status, reason) = if !remaining.is_empty() {
             (
@@ -354,6 +478,29 @@ fn report(
         applied,
         refused: false,
     }
+}
+
+/// Reports a component that a guard stopped: retrying changes nothing until a person acts.
+fn refused_report(
+    id: ComponentId,
+    reason: String,
+    changes: Vec<Change>,
+    applied: bool,
+) -> ComponentReport {
+    let mut report = report(id, Status::Blocked, reason, changes, applied);
+    report.refused = true;
+    report
+}
+
+/// Summarizes the changes whose index is `true` in `keep`.
+fn summarize_kept(changes: &[Change], keep: &[bool]) -> String {
+    let kept: Vec<Change> = changes
+        .iter()
+        .zip(keep)
+        .filter(|(_, keep)| **keep)
+        .map(|(change, _)| change.clone())
+        .collect();
+    summarize(&kept)
 }
 
 fn error_report(id: ComponentId, error: &crate::component::ComponentError) -> ComponentReport {
@@ -436,6 +583,11 @@ pub(crate) mod tests {
         pub(crate) settle_after_apply: usize,
         pub(crate) observe_failure: Option<Failure>,
         pub(crate) apply_failure: Option<Failure>,
+        /// A resource that left the file: while the value differs, the diff also
+        /// plans its deletion, with the action [`Fake::DELETE`].
+        pub(crate) orphan: bool,
+        /// Every action applied, in order.
+        pub(crate) applied_actions: Vec<u32>,
     }
 
     #[derive(Debug)]
@@ -457,6 +609,8 @@ pub(crate) mod tests {
 
     impl Fake {
         pub(crate) const DESIRED: u32 = 1;
+        /// The action that deletes the orphan resource.
+        pub(crate) const DELETE: u32 = 99;
 
         /// Creates a fake whose live value already matches the file.
         pub(crate) fn converged(name: &'static str) -> Self {
@@ -500,6 +654,10 @@ pub(crate) mod tests {
 
         pub(crate) fn applies(&self) -> usize {
             self.state.lock().unwrap().applies
+        }
+
+        pub(crate) fn applied_actions(&self) -> Vec<u32> {
+            self.state.lock().unwrap().applied_actions.clone()
         }
 
         pub(crate) fn node(&self) -> Node {
@@ -553,10 +711,17 @@ pub(crate) mod tests {
             }
             let change =
                 Change::new(ChangeKind::Update, "value").field("value", live.value, Self::DESIRED);
-            vec![Planned {
+            let mut planned = vec![Planned {
                 change,
                 action: Self::DESIRED,
-            }]
+            }];
+            if self.state.lock().unwrap().orphan {
+                planned.push(Planned {
+                    change: Change::new(ChangeKind::Delete, "orphan"),
+                    action: Self::DELETE,
+                });
+            }
+            planned
         }
 
         async fn apply(
@@ -570,7 +735,11 @@ pub(crate) mod tests {
             if let Some(failure) = state.apply_failure {
                 return Err(failure.error("Modify"));
             }
-            if let Some(value) = actions.last() {
+            state.applied_actions.extend(&actions);
+            if actions.contains(&Self::DELETE) {
+                state.orphan = false;
+            }
+            if let Some(value) = actions.iter().find(|action| **action != Self::DELETE) {
                 state.value = *value;
             }
             state.settling = state.settle_after_apply;
@@ -596,10 +765,17 @@ pub(crate) mod tests {
 
     async fn pass(mode: Mode, fakes: &[&Fake]) -> PassReport {
         let graph = graph(fakes.iter().map(|fake| fake.node()).collect());
-        let options = PassOptions {
-            mode,
-            concurrency: 4,
-        };
+        let options = PassOptions::new(mode, 4);
+        run_pass(&graph, &options).await
+    }
+
+    async fn pass_holding(fakes: &[&Fake], held: &str) -> PassReport {
+        let graph = graph(fakes.iter().map(|fake| fake.node()).collect());
+        let mut options = PassOptions::new(Mode::Apply, 4);
+        options.hold = BTreeMap::from([(
+            ComponentId::single(held),
+            "drift policy alertOnly".to_owned(),
+        )]);
         run_pass(&graph, &options).await
     }
 
@@ -753,20 +929,46 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn held_component_is_planned_not_applied() {
+        let fake = Fake::drifted("network");
+        let report = pass_holding(&[&fake], "network").await;
+        let network = report_of(&report, "network");
+        assert_eq!(fake.applies(), 0);
+        assert_eq!(network.status, Status::Drifted);
+        assert_eq!(
+            network.reason,
+            "drift policy alertOnly: not applied (1 to update)"
+        );
+        assert_eq!(network.changes.len(), 1);
+        assert!(!network.applied);
+        assert!(network.refused, "only a person or a file change moves it");
+    }
+
+    #[tokio::test]
+    async fn held_component_without_changes_is_ready() {
+        let fake = Fake::converged("network");
+        let report = pass_holding(&[&fake], "network").await;
+        assert_eq!(report_of(&report, "network").status, Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn dependent_of_held_component_is_applied() {
+        let network = Fake::drifted("network");
+        let groups = Fake::drifted("groups").needing("network");
+        let report = pass_holding(&[&network, &groups], "network").await;
+        assert_eq!(network.applies(), 0);
+        assert_eq!(groups.applies(), 1);
+        assert_eq!(report_of(&report, "groups").status, Status::Synced);
+    }
+
+    #[tokio::test]
     async fn unsupported_node_lists_its_resources() {
         let unsupported = Node::unsupported(
             ComponentId::single("iam"),
             Vec::new(),
             vec!["role/app".to_owned(), "user/ci".to_owned()],
         );
-        let report = run_pass(
-            &graph(vec![unsupported]),
-            &PassOptions {
-                mode: Mode::Plan,
-                concurrency: 4,
-            },
-        )
-        .await;
+        let report = run_pass(&graph(vec![unsupported]), &PassOptions::new(Mode::Plan, 4)).await;
         let iam = report_of(&report, "iam");
         assert_eq!(iam.status, Status::Unsupported);
         assert_eq!(iam.reason, "not supported yet (role/app, user/ci)");
@@ -782,13 +984,132 @@ pub(crate) mod tests {
         );
         let report = run_pass(
             &graph(vec![fake.node(), unsupported]),
-            &PassOptions {
-                mode: Mode::Plan,
-                concurrency: 4,
-            },
+            &PassOptions::new(Mode::Plan, 4),
         )
         .await;
         assert!(!report.has_changes());
         assert!(report.is_converged());
+    }
+
+    /// A write guard that counts its checks and the ends of passes, and returns
+    /// a fixed verdict.
+    #[derive(Debug)]
+    struct CountingGuard {
+        verdict: Result<(), Refusal>,
+        checks: Mutex<usize>,
+        finished: Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl WriteGuard for CountingGuard {
+        async fn check(&self) -> Result<(), Refusal> {
+            *self.checks.lock().unwrap() += 1;
+            self.verdict.clone()
+        }
+
+        async fn pass_finished(&self) {
+            *self.finished.lock().unwrap() += 1;
+        }
+    }
+
+    fn counting_guard(verdict: Result<(), Refusal>) -> Arc<CountingGuard> {
+        Arc::new(CountingGuard {
+            verdict,
+            checks: Mutex::new(0),
+            finished: Mutex::new(0),
+        })
+    }
+
+    async fn apply_with(options: PassOptions, fakes: &[&Fake]) -> PassReport {
+        let graph = graph(fakes.iter().map(|fake| fake.node()).collect());
+        run_pass(&graph, &options).await
+    }
+
+    #[tokio::test]
+    async fn deletion_is_withheld_by_default() {
+        let fake = Fake::drifted("network").with(|state| state.orphan = true);
+        let report = pass(Mode::Apply, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(fake.applied_actions(), vec![Fake::DESIRED]);
+        assert_eq!(network.status, Status::Blocked);
+        assert!(network.refused);
+        assert!(network.applied);
+        assert!(network.reason.contains("--prune"), "{}", network.reason);
+    }
+
+    #[tokio::test]
+    async fn deletion_runs_with_prune_and_budget() {
+        let fake = Fake::drifted("network").with(|state| state.orphan = true);
+        let options = PassOptions {
+            destruction: Destruction::new(true, 1),
+            ..PassOptions::new(Mode::Apply, 4)
+        };
+        let report = apply_with(options, &[&fake]).await;
+        assert_eq!(fake.applied_actions(), vec![Fake::DESIRED, Fake::DELETE]);
+        assert_eq!(report_of(&report, "network").status, Status::Synced);
+    }
+
+    #[tokio::test]
+    async fn plan_names_what_apply_would_refuse() {
+        let fake = Fake::drifted("network").with(|state| state.orphan = true);
+        let report = pass(Mode::Plan, &[&fake]).await;
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Drifted);
+        assert!(
+            network
+                .reason
+                .contains("an apply would refuse: deleting orphan"),
+            "{}",
+            network.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_write_guard_blocks_every_write() {
+        let first = Fake::drifted("network");
+        let second = Fake::drifted("buckets");
+        let guard = counting_guard(Err(Refusal::stop(
+            "account 111111111111 is not 222222222222",
+        )));
+        let options = PassOptions {
+            write_guard: Some(guard.clone()),
+            ..PassOptions::new(Mode::Apply, 4)
+        };
+        let report = apply_with(options, &[&first, &second]).await;
+        assert_eq!(first.applies() + second.applies(), 0);
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Blocked);
+        assert!(network.refused);
+        assert_eq!(network.reason, "account 111111111111 is not 222222222222");
+        assert_eq!(*guard.checks.lock().unwrap(), 1);
+        assert_eq!(*guard.finished.lock().unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn retryable_refusal_blocks_without_refusing() {
+        let fake = Fake::drifted("network");
+        let guard = counting_guard(Err(Refusal::retry("the lease is held by ci-runner")));
+        let options = PassOptions {
+            write_guard: Some(guard.clone()),
+            ..PassOptions::new(Mode::Apply, 4)
+        };
+        let report = apply_with(options, &[&fake]).await;
+        assert_eq!(fake.applies(), 0);
+        let network = report_of(&report, "network");
+        assert_eq!(network.status, Status::Blocked);
+        assert!(!network.refused);
+        assert_eq!(network.reason, "waiting: the lease is held by ci-runner");
+    }
+
+    #[tokio::test]
+    async fn write_guard_is_skipped_without_changes() {
+        let fake = Fake::converged("network");
+        let guard = counting_guard(Ok(()));
+        let options = PassOptions {
+            write_guard: Some(guard.clone()),
+            ..PassOptions::new(Mode::Apply, 4)
+        };
+        apply_with(options, &[&fake]).await;
+        assert_eq!(*guard.checks.lock().unwrap(), 0);
     }
 }

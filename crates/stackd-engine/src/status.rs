@@ -10,7 +10,8 @@ pub enum Status {
     Ready,
     /// This pass applied changes and live state now matches the file.
     Synced,
-    /// Live state differs from the file (only in a plan, which changes nothing).
+    /// Live state differs from the file, in a plan (which changes nothing) or for a
+    /// component that the caller held from apply.
     Drifted,
     /// AWS is still working on a resource (creating, pending, deploying).
     Progressing,

@@ -122,7 +122,9 @@ fn describe(document: &Document, file: &str, at: &str, message: &str) -> Diagnos
         message: message.to_owned(),
         help: None,
     };
-    let mut position = positions.find(at).value;
+    let located = positions.find(at);
+    diagnostic.file = positions.file_of(&located).to_owned();
+    let mut position = located.value;
 
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let names = backticked(rest);
@@ -134,6 +136,7 @@ fn describe(document: &Document, file: &str, at: &str, message: &str) -> Diagnos
                 path::join_key(at, field)
             };
             let located = positions.find(&diagnostic.path);
+            diagnostic.file = positions.file_of(&located).to_owned();
             position = located.key.unwrap_or(located.value);
             diagnostic.message = format!("unknown field `{field}`");
             if let Some(close) = did_you_mean(field, expected.iter().map(String::as_str)) {

@@ -15,6 +15,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Stack {
+    /// A file this one is laid over, relative to this file's folder: its mappings
+    /// merge key by key, other values replace the base's, and `null` removes a key.
+    #[serde(default)]
+    pub extends: Option<String>,
     /// Must be `stackd.dev/v1alpha1`.
     pub api_version: String,
     /// Must be `Stack`.
@@ -65,6 +69,30 @@ pub struct StackSpec {
     pub distributions: Vec<Distribution>,
     #[serde(default)]
     pub caches: Vec<ServerlessCache>,
+    /// The S3 object through which runs of stackd on this stack take turns to write.
+    #[serde(default)]
+    pub lease: Option<Lease>,
+    /// Slack alerts on drift and on components that cannot converge.
+    pub alerts: Option<Alerts>,
+    /// What stackd does when live state drifts from the file, per component.
+    pub drift: Option<Drift>,
+}
+
+/// The S3 object that lets one stackd run at a time write to the stack: the
+/// daemon and CI runs take it before their first write.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lease {
+    /// The bucket that holds the lease object. stackd creates it, private and
+    /// encrypted, when it does not exist. Keep it out of `spec.buckets`.
+    pub bucket: String,
+    /// The object key; `stackd/<stack name>.lease` when not set.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Seconds after its last renewal at which a holder that stopped renewing
+    /// (a killed process) loses the lease; 10 to 3600, 60 when not set.
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -816,6 +844,69 @@ pub struct CacheUsageLimits {
     pub ecpu_per_second_max: Option<u32>,
     /// ECPU per second, 1000 to 15000000, at most `ecpuPerSecondMax`.
     pub ecpu_per_second_min: Option<u32>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts and drift
+
+/// Settings of the Slack alerts. The webhook URL is a secret and never comes from this file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Alerts {
+    /// Language of the messages. Default `en`.
+    pub language: Option<Language>,
+    /// Minutes after which an alert that still holds is sent again, 1 to 43200 (30 days).
+    /// Default 1440 (one day).
+    #[schemars(range(min = 1, max = 43_200))]
+    pub remind_after_minutes: Option<i64>,
+    /// Passes in a row in which a component ends in Error, or stopped by a guard, before
+    /// an alert, 1 to 100. Default 3.
+    #[schemars(range(min = 1, max = 100))]
+    pub error_after_failed_passes: Option<i64>,
+    /// Minutes a component may stay Progressing before an alert, 1 to 1440. Default 30.
+    #[schemars(range(min = 1, max = 1_440))]
+    pub progressing_alert_after_minutes: Option<i64>,
+    /// Maximum messages sent per hour, 1 to 3600; the others are dropped and counted in
+    /// the metrics. Default 20.
+    #[schemars(range(min = 1, max = 3_600))]
+    pub max_messages_per_hour: Option<i64>,
+    /// Read only to reject it with a message that says where the URL goes instead.
+    #[schemars(skip)]
+    pub webhook_url: Option<serde::de::IgnoredAny>,
+    /// Read only to reject it, like `webhookUrl`.
+    #[schemars(skip)]
+    pub webhook: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Language {
+    En,
+    Fr,
+}
+
+/// Drift policies: the one of every component not listed, and per component.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Drift {
+    /// Policy of the components that `components` does not list. Default `correct`.
+    pub default: Option<DriftPolicy>,
+    /// Component, as plans name it (such as `security-groups` or `bucket/media`), to its
+    /// policy.
+    #[serde(default)]
+    pub components: BTreeMap<String, DriftPolicy>,
+}
+
+/// What stackd does when live state differs from a file that did not change.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftPolicy {
+    /// Put the file's state back and alert.
+    Correct,
+    /// Alert, and change nothing until the file changes.
+    AlertOnly,
+    /// Neither alert nor change anything until the file changes.
+    Ignore,
 }
 
 fn default_true() -> bool {

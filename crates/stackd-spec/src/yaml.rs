@@ -30,12 +30,16 @@ pub(crate) struct Located {
     /// `None` for sequence items and the root.
     pub key: Option<Position>,
     pub value: Position,
+    /// Index of the file in [`Positions::files`]: 0 is the file loaded, higher
+    /// indexes are the files it extends.
+    pub file: usize,
 }
 
-/// Positions of every path of a document.
+/// Positions of every path of a document, and the files they are in.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Positions {
-    by_path: HashMap<String, Located>,
+    pub(crate) by_path: HashMap<String, Located>,
+    pub(crate) files: Vec<String>,
 }
 
 /// A parsed file: its value, positions, and the errors that did not stop parsing.
@@ -60,10 +64,19 @@ impl Positions {
                     return Located {
                         key: None,
                         value: start,
+                        file: 0,
                     };
                 }
             }
         }
+    }
+
+    /// Returns the name of the file that `located` points into.
+    pub fn file_of(&self, located: &Located) -> &str {
+        self.files
+            .get(located.file)
+            .or(self.files.first())
+            .map_or("", String::as_str)
     }
 
     /// Returns whether the document has a value at exactly this path.
@@ -143,7 +156,10 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Document, Vec<Diagnostic>>
 
     let mut converter = Converter {
         file,
-        positions: Positions::default(),
+        positions: Positions {
+            by_path: HashMap::new(),
+            files: vec![file.to_owned()],
+        },
         diagnostics: builder.diagnostics,
     };
     converter.positions.by_path.insert(
@@ -151,6 +167,7 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Document, Vec<Diagnostic>>
         Located {
             key: None,
             value: root.position,
+            file: 0,
         },
     );
     let value = converter.convert(&root, "");
@@ -432,6 +449,7 @@ impl Converter<'_> {
                         Located {
                             key: None,
                             value: item.position,
+                            file: 0,
                         },
                     );
                     values.push(self.convert(item, &item_path));
@@ -447,6 +465,7 @@ impl Converter<'_> {
                         Located {
                             key: Some(entry.key_position),
                             value: entry.value.position,
+                            file: 0,
                         },
                     );
                     let value = self.convert(&entry.value, &entry_path);

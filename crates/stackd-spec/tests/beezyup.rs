@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
 use stackd_spec::model::{
-    Ami, AutoScalingGroupAttribute, BucketEncryption, CacheAttribute, CacheEngine, EndpointType,
-    Interpolation, LoadBalancerScheme, LoadBalancerType, Origin, Peer, PortRange, Protocol,
-    RouteKey, RouteTarget, Stack, SubnetTier, TargetGroupRef, TargetType, TemplatePart,
+    Ami, AutoScalingGroupAttribute, BucketEncryption, CacheAttribute, CacheEngine, DriftPolicy,
+    EndpointType, Interpolation, Language, LoadBalancerScheme, LoadBalancerType, Origin, Peer,
+    PortRange, Protocol, RouteKey, RouteTarget, Stack, SubnetTier, TargetGroupRef, TargetType,
+    TemplatePart,
 };
 use stackd_spec::{Loaded, Severity};
 
@@ -40,7 +41,7 @@ fn cached_leads_behavior_warns_about_authorization() {
         .iter()
         .find(|w| w.path == "spec.distributions[0].behaviors[0].cachePolicy")
         .expect("a warning on the /leads/* cache policy");
-    assert_eq!((warning.line, warning.column), (298, 24));
+    assert_eq!((warning.line, warning.column), (304, 24));
     assert!(warning.message.contains("/leads/*"), "{}", warning.message);
     assert!(
         warning.message.contains("Authorization"),
@@ -57,7 +58,7 @@ fn single_nat_gateway_warns_about_zones() {
         .iter()
         .find(|w| w.path == "spec.network.natGateways[0]")
         .expect("a warning on the shared NAT gateway");
-    assert_eq!(warning.line, 49);
+    assert_eq!(warning.line, 55);
     assert!(
         warning.message.contains("eu-west-3a, eu-west-3b"),
         "{}",
@@ -325,5 +326,55 @@ fn model_serialises_to_json() {
     assert_eq!(
         value["iam"]["roles"][2]["inlinePolicies"][0]["statements"][0]["resources"][0],
         "${bucket:media.arn}/*"
+    );
+}
+
+#[test]
+fn alerts_are_in_french() {
+    let alerts = stack().alerts;
+    assert_eq!(alerts.language, Language::Fr);
+    assert_eq!(alerts.remind_after_minutes, 1440);
+    assert_eq!(alerts.error_after_failed_passes, 3);
+    assert_eq!(alerts.max_messages_per_hour, 20);
+}
+
+#[test]
+fn drift_is_corrected_everywhere() {
+    let stack = stack();
+    assert_eq!(stack.drift.default, DriftPolicy::Correct);
+    for component in stack.components() {
+        assert_eq!(
+            stack.drift.of(&component.id),
+            DriftPolicy::Correct,
+            "{}",
+            component.id
+        );
+    }
+}
+
+#[test]
+fn components_are_listed_in_file_order() {
+    let ids: Vec<String> = stack().components().into_iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "network",
+            "security-groups",
+            "vpc-endpoints",
+            "bucket/media",
+            "bucket/files",
+            "iam",
+            "access-key/media-uploader",
+            "compute",
+            "load-balancer/api",
+            "cache/main",
+            "service/api",
+            "api/api",
+            "distribution/api",
+            "distribution/media",
+            "distribution/files",
+            "bucket-policy/media",
+            "bucket-policy/files",
+        ]
     );
 }

@@ -85,7 +85,7 @@ fn structural_errors_in_several_items_are_all_reported() {
             "spec.network.subnets[3].size"
         ]
     );
-    assert_eq!(errors[1].line, 44);
+    assert_eq!(errors[1].line, 50);
 }
 
 #[test]
@@ -264,4 +264,18 @@ fn json_schema_describes_spec() {
         schema["additionalProperties"],
         serde_json::Value::Bool(false)
     );
+}
+
+#[test]
+fn json_schema_describes_alerts_without_webhook() {
+    let schema = stackd_spec::json_schema();
+    let alerts = &schema["$defs"]["Alerts"]["properties"];
+    assert!(alerts["language"].is_object(), "{schema}");
+    assert!(alerts["remindAfterMinutes"].is_object(), "{schema}");
+    assert!(
+        alerts.get("webhookUrl").is_none(),
+        "editors must flag a webhook URL in the file: {alerts}"
+    );
+    let policies = &schema["$defs"]["DriftPolicy"];
+    assert!(policies.to_string().contains("alertOnly"), "{policies}");
 }

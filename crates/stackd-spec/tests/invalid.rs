@@ -90,6 +90,15 @@ const CASES: &[Case] = &[
     case("cache_policy_unknown", 54, 22, "spec.distributions[0].defaultBehavior.cachePolicy", "did you mean \"CachingDisabled\"?"),
     case("certificate_region", 50, 23, "spec.distributions[0].certificateArn", "must be in us-east-1"),
     case("stray_interpolation", 50, 23, "spec.distributions[0].certificateArn", "interpolations are not allowed in this field"),
+    // Alerts and drift policies
+    case("alerts_webhook_in_file", 13, 5, "spec.alerts.webhookUrl", "the Slack webhook URL is a secret and cannot be in the desired-state file"),
+    case("alerts_remind_after", 12, 25, "spec.alerts.remindAfterMinutes", "remindAfterMinutes 0 is out of range"),
+    case("alerts_error_after", 12, 29, "spec.alerts.errorAfterFailedPasses", "errorAfterFailedPasses 0 is out of range"),
+    case("alerts_progressing_after", 12, 35, "spec.alerts.progressingAlertAfterMinutes", "progressingAlertAfterMinutes 2000 is out of range"),
+    case("alerts_max_messages", 12, 25, "spec.alerts.maxMessagesPerHour", "maxMessagesPerHour -5 is out of range"),
+    case("alerts_language", 12, 15, "spec.alerts.language", "unknown value \"french\""),
+    case("drift_component_not_found", 15, 7, "spec.drift.components.security-group", "component \"security-group\" not found, did you mean \"security-groups\"?"),
+    case("drift_policy_unknown", 13, 16, "spec.drift.components.network", "unknown value \"alertonly\", did you mean \"alertOnly\"?"),
 ];
 
 fn errors_of(file: &str) -> Vec<Diagnostic> {
@@ -147,6 +156,20 @@ fn every_invalid_file_is_in_table() {
             "{name} has no case in the table"
         );
     }
+}
+
+#[test]
+fn webhook_in_file_is_not_repeated() {
+    let error = &errors_of("alerts_webhook_in_file")[0];
+    let shown = error.to_string();
+    assert!(!shown.contains("hooks.slack.com"), "{shown}");
+    assert!(
+        error
+            .help
+            .as_deref()
+            .is_some_and(|help| help.contains("STACKD_SLACK_WEBHOOK_URL")),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -45,9 +45,11 @@ pub enum Command {
     /// Apply the file to AWS.
     ///
     /// With --once: plan, apply, wait for convergence up to --wait, print what
-    /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (a
-    /// resource owned by someone else, a replacement not allowed), 4 not converged
-    /// within --wait.
+    /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (the
+    /// credentials belong to another account than the file's, the write lease
+    /// held by another run past --lock-timeout, a resource owned by someone
+    /// else, a deletion or replacement not allowed), 4 not converged within
+    /// --wait.
     Reconcile(ReconcileArgs),
     /// Print the status of a running daemon (`stackd reconcile` without --once),
     /// read from its /status endpoint.
@@ -57,6 +59,45 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the JSON Schema of the desired-state file, for editors.
     Schema,
+    /// Slack alerts.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send a test message to the Slack webhook, in the file's language.
+    ///
+    /// Exit codes: 0 the webhook accepted it, 1 otherwise.
+    Test(AlertTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertTestArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// File that contains the Slack webhook URL. Without it, stackd reads the
+    /// systemd credential slack-webhook, then STACKD_SLACK_WEBHOOK_URL.
+    #[arg(long, value_name = "FILE")]
+    pub alert_webhook_file: Option<PathBuf>,
+}
+
+/// Slack alerts of a plan or a reconcile run.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// Post the drift and failures found to the Slack webhook. Needs
+    /// --alert-state. The daemon alerts whenever a webhook URL is set.
+    #[arg(long, requires = "alert_state")]
+    pub alert: bool,
+    /// JSON file that keeps, between runs, the desired state of each component
+    /// when it last converged and the alerts already sent. Without it, a run
+    /// cannot tell drift from a pending change. Give each stack its own file.
+    #[arg(long, value_name = "FILE")]
+    pub alert_state: Option<PathBuf>,
+    /// File that contains the Slack webhook URL. Without it, stackd reads the
+    /// systemd credential slack-webhook, then STACKD_SLACK_WEBHOOK_URL.
+    #[arg(long, value_name = "FILE")]
+    pub alert_webhook_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -78,12 +119,31 @@ pub struct AwsArgs {
     pub concurrency: usize,
 }
 
+/// Permission for changes that destroy resources.
+#[derive(Debug, Args)]
+pub struct DestructionArgs {
+    /// Delete resources that carry this stack's tags but left the file. Each
+    /// deletion also counts against --max-destructive.
+    #[arg(long)]
+    pub prune: bool,
+    /// Maximum number of deletions plus replacements in this run (for the
+    /// daemon, in the life of the process). The others are refused and
+    /// reported, and --once then exits 3. The default, 0, lets a person review
+    /// every destructive change first.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_destructive: usize,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub file: FileArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub destruction: DestructionArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Format of the plan on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
@@ -105,6 +165,10 @@ pub struct ReconcileArgs {
     pub file: FileArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub destruction: DestructionArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// Run until converged (or --wait runs out) and exit, instead of running as a daemon.
     #[arg(long)]
     pub once: bool,
@@ -130,6 +194,10 @@ pub struct ReconcileArgs {
     /// Pause between two passes while a resource is still being created, such as 5s.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub requeue_after: Duration,
+    /// With --once: how long to wait for the write lease (spec.lease) while
+    /// another run holds it, such as 2m, before exiting with code 3.
+    #[arg(long, value_parser = parse_duration, default_value = "2m")]
+    pub lock_timeout: Duration,
     /// Format of the report on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,

@@ -4,9 +4,11 @@
 //! work is done by `stackd-spec` (the file), `stackd-engine` (the passes) and
 //! `stackd-aws` (the components).
 
+mod alerts;
 mod cli;
 mod commands;
 mod daemon;
+mod desired;
 mod markdown;
 mod plan_document;
 mod render;

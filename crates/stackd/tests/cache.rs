@@ -4,9 +4,6 @@
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticache::types::{CacheUsageLimits, EcpuPerSecond, ServerlessCache, Tag};
 use stackd_tests::{Call, Emulator};
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 use common::*;
@@ -17,54 +14,6 @@ const CACHE: &str = "beezyup-prod-c01";
 const STORAGE_LINE: &str = "dataStorageMaxGb: 5 # PLACEHOLDER";
 const ECPU_LINE: &str = "ecpuPerSecondMax: 5000 # PLACEHOLDER";
 const VERSION_LINE: &str = "majorVersion: \"8\"";
-
-/// Numbers the temporary folders of one test process.
-static FOLDER_COUNT: AtomicUsize = AtomicUsize::new(0);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// An edited copy of the beezyup file in a temporary folder, next to a copy of
-/// the public key it names, deleted on drop.
-struct EditedStack {
-    folder: PathBuf,
-    file: PathBuf,
-}
-
-impl EditedStack {
-    /// Copies the file with each `(from, to)` replacement made exactly once.
-    fn new(replacements: &[(&str, &str)]) -> Self {
-        let number = FOLDER_COUNT.fetch_add(1, Ordering::Relaxed);
-        let folder =
-            std::env::temp_dir().join(format!("stackd-cache-test-{}-{number}", std::process::id()));
-        fs::create_dir_all(folder.join("keys")).expect("the temporary folder is created");
-        fs::copy(
-            workspace().join("config/keys/files-signing-2026.pub.pem"),
-            folder.join("keys/files-signing-2026.pub.pem"),
-        )
-        .expect("the public key is copied");
-
-        let mut text = fs::read_to_string(config_file()).expect("the config file is read");
-        for (from, to) in replacements {
-            assert_eq!(
-                text.matches(from).count(),
-                1,
-                "the config file contains {from:?} once"
-            );
-            text = text.replace(from, to);
-        }
-        let file = folder.join("beezyup-prod-c01.yaml");
-        fs::write(&file, text).expect("the edited file is written");
-        EditedStack { folder, file }
-    }
-}
-
-impl Drop for EditedStack {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.folder);
-    }
-}
 
 async fn elasticache(emulator: &Emulator) -> aws_sdk_elasticache::Client {
     aws_sdk_elasticache::Client::new(&sdk_config(emulator).await)
@@ -234,7 +183,7 @@ async fn raised_ecpu_limit_is_one_modify() {
     );
 
     assert_eq!(
-        operations(&emulator.mutating_calls()),
+        operations(&stack_writes(&emulator)),
         ["ModifyServerlessCache"],
         "exactly one mutating call"
     );
@@ -266,7 +215,7 @@ async fn two_changed_limits_are_two_modifies_in_sequence() {
 
     let calls = emulator.calls();
     assert_eq!(
-        operations(&emulator.mutating_calls()),
+        operations(&stack_writes(&emulator)),
         ["ModifyServerlessCache", "ModifyServerlessCache"],
         "two mutating calls"
     );
@@ -379,6 +328,7 @@ async fn major_version_downgrade_is_refused() {
     assert!(text.contains("majorVersion: 8 -> 7"), "{text}");
     assert!(text.contains("REPLACE"), "{text}");
 
+    // Without permission for destructive changes, the engine withholds it.
     let refused = reconcile(&emulator, &downgraded.file);
     assert_eq!(
         refused.status.code(),
@@ -387,6 +337,21 @@ async fn major_version_downgrade_is_refused() {
         describe(&refused)
     );
     let text = stdout(&refused);
+    assert!(
+        text.contains("replacing cache/main needs --max-destructive"),
+        "{text}"
+    );
+
+    // With permission, the cache component still refuses: it never replaces
+    // a cache, whose data would be lost.
+    let permitted = reconcile_with(&emulator, &downgraded.file, &["--max-destructive", "1"]);
+    assert_eq!(
+        permitted.status.code(),
+        Some(3),
+        "reconcile refuses: {}",
+        describe(&permitted)
+    );
+    let text = stdout(&permitted);
     assert!(
         text.contains("cannot downgrade a serverless cache's major engine version from 8 to 7"),
         "{text}"

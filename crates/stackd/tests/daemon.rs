@@ -2,6 +2,8 @@
 //! readiness, drift repair, reload, rejected reload, SIGTERM, systemd notify
 //! and the /metrics text.
 
+mod common;
+
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::types::{Filter, Tag};
 use stackd_tests::{AWS_ENV_REMOVED, Emulator, aws_env};
@@ -39,11 +41,7 @@ impl Workspace {
         let _ = fs::remove_dir_all(&folder);
         fs::create_dir_all(folder.join("keys")).unwrap();
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        fs::copy(
-            config.join("beezyup-prod-c01.yaml"),
-            folder.join("stack.yaml"),
-        )
-        .unwrap();
+        fs::write(folder.join("stack.yaml"), common::stack_text()).unwrap();
         for entry in fs::read_dir(config.join("keys")).unwrap() {
             let entry = entry.unwrap();
             fs::copy(entry.path(), folder.join("keys").join(entry.file_name())).unwrap();

@@ -1,10 +1,14 @@
 """AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
-AWS managed IAM policies, which moto leaves out unless configured to load them,
-and ElastiCache Serverless, which module ``elasticache_serverless`` adds and
-whose docstring lists the AWS behaviour it reproduces. Planned: API Gateway
-v2 UpdateStage and the read-back of CloudFront origin access controls. ``install()`` runs once, before the server builds its WSGI app,
+atomicity of S3 conditional writes (If-Match, If-None-Match), ECS
+DescribeCapacityProviders without names, Auto Scaling updates that leave the
+mixed instances policy out, the AWS managed IAM policies, which moto leaves
+out unless configured to load them, ElastiCache Serverless, which module
+``elasticache_serverless`` adds, and the read-back of CloudFront origins and
+ETags, which module ``cloudfront_distributions`` fixes. Each module's
+docstring lists the AWS behaviour it reproduces. Planned: API Gateway v2
+UpdateStage. ``install()`` runs once, before the server builds its WSGI app,
 so a patch made here is in place for every request.
 
 Known gaps of moto 5.2.5 that are not patched yet, and that no test relies on:
@@ -49,7 +53,9 @@ as ``moto.<service>.models.<service>_backends[account_id][region]``.
 
 from __future__ import annotations
 
-from . import elasticache_serverless
+import threading
+
+from . import cloudfront_distributions, elasticache_serverless
 
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -84,6 +90,34 @@ def _patch_s3_versioning_root() -> None:
     S3Response.get_bucket_versioning = get_bucket_versioning
 
 
+# Serialises S3 PutObject and DeleteObject, see _make_s3_conditional_writes_atomic.
+_S3_WRITE_LOCK = threading.Lock()
+
+
+def _make_s3_conditional_writes_atomic() -> None:
+    """Make a conditional PutObject or DeleteObject check and write in one step.
+
+    AWS documents that of concurrent conditional writes to one key, exactly one
+    succeeds and the others get 412 Precondition Failed (or 409
+    ConditionalRequestConflict). moto 5.2.5 checks If-Match and If-None-Match,
+    then writes, without a lock, and the server handles requests on several
+    threads: two runs taking stackd's lease at once could both succeed. Every
+    PutObject and DeleteObject now runs under one lock, which makes the check
+    and the write one step, as in AWS. Multipart uploads and CopyObject are not
+    serialised; stackd uses neither with conditions.
+    """
+    from moto.s3.responses import S3Response
+
+    for name in ("put_object", "delete_object"):
+        unlocked = getattr(S3Response, name)
+
+        def locked(self, _unlocked=unlocked):  # type: ignore[no-untyped-def]
+            with _S3_WRITE_LOCK:
+                return _unlocked(self)
+
+        setattr(S3Response, name, locked)
+
+
 def _load_iam_aws_managed_policies() -> None:
     """Make AttachRolePolicy accept AWS managed policies, as AWS does.
 
@@ -98,8 +132,53 @@ def _load_iam_aws_managed_policies() -> None:
     default_user_config["iam"]["load_aws_managed_policies"] = True
 
 
+def _patch_ecs_describe_all_capacity_providers() -> None:
+    """Make DescribeCapacityProviders without names list every provider.
+
+    According to the ECS API reference, a request without ``capacityProviders``
+    describes all of them. moto 5.2.5 iterates over the missing list and
+    answers 500.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_capacity_providers
+
+    def describe_capacity_providers(self, names):  # type: ignore[no-untyped-def]
+        if not names:
+            return list(self.capacity_providers.values()), []
+        return original(self, names)
+
+    EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
+
+
+def _patch_autoscaling_update_keeps_mixed_instances_policy() -> None:
+    """Keep a group's mixed instances policy when an update leaves it out.
+
+    AWS changes only the fields that UpdateAutoScalingGroup names. moto 5.2.5
+    sets the policy to the request's, so an update of the desired capacity
+    alone drops it.
+    """
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    original = FakeAutoScalingGroup.update
+
+    def update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        names_template = kwargs.get("launch_config_name") or kwargs.get("launch_template")
+        kept = self.mixed_instances_policy
+        result = original(self, *args, **kwargs)
+        if kwargs.get("mixed_instances_policy") is None and not names_template:
+            self.mixed_instances_policy = kept
+        return result
+
+    FakeAutoScalingGroup.update = update
+
+
 def install() -> None:
     """Patch moto with stackd's extensions."""
     _patch_s3_versioning_root()
+    _make_s3_conditional_writes_atomic()
     _load_iam_aws_managed_policies()
+    _patch_ecs_describe_all_capacity_providers()
+    _patch_autoscaling_update_keeps_mixed_instances_policy()
     elasticache_serverless.install()
+    cloudfront_distributions.install()

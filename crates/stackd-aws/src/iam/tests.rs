@@ -88,10 +88,7 @@ fn no_such_entity(message: &str) -> NoSuchEntityException {
 }
 
 async fn apply_pass(graph: &Graph) -> PassReport {
-    let options = PassOptions {
-        mode: Mode::Apply,
-        concurrency: 4,
-    };
+    let options = PassOptions::new(Mode::Apply, 4);
     run_pass(graph, &options).await
 }
 

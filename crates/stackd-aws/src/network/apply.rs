@@ -394,6 +394,17 @@ async fn run(
             let resource_id = ids.get(&logical_id)?.to_owned();
             update_tags(client, &resource_id, &delta).await?;
         }
+        Action::DeleteSubnet(logical_id) => {
+            let subnet_id = ids.get(&logical_id)?.to_owned();
+            client
+                .delete_subnet()
+                .subnet_id(&subnet_id)
+                .send()
+                .await
+                .map_err(|error| {
+                    ComponentError::call(format!("DeleteSubnet {subnet_id}"), error)
+                })?;
+        }
         Action::RefuseReplacement { .. } => {
             unreachable!("apply handles refusals before calling run")
         }

@@ -50,6 +50,9 @@ pub enum Action {
         logical_id: String,
         delta: TagDelta,
     },
+    /// Deletes a subnet of the stack that left the file, by logical id. The
+    /// engine runs it only when pruning is allowed.
+    DeleteSubnet(String),
     /// A change that AWS can make only by replacing the resource. stackd plans it
     /// and does not carry it out, because replacing network resources cuts traffic.
     RefuseReplacement {
@@ -66,7 +69,29 @@ pub fn diff(desired: &Network, tagger: &Tagger, live: &NetworkLive) -> Vec<Plann
     diff_internet_gateway(desired, tagger, live, &mut plan);
     diff_nat_gateways(desired, tagger, live, &mut plan);
     diff_route_tables(desired, tagger, live, &mut plan);
+    diff_removed_subnets(desired, live, &mut plan);
     plan.steps
+}
+
+/// Plans the deletion of the stack's subnets that left the file, last, after
+/// every other change.
+fn diff_removed_subnets(desired: &Network, live: &NetworkLive, plan: &mut Plan) {
+    for (logical_id, found) in &live.subnets {
+        if is_wanted_subnet(desired, logical_id) {
+            continue;
+        }
+        let change = Change::new(ChangeKind::Delete, logical_id)
+            .field("cidr", found.cidr.as_str(), Value::Null)
+            .field("zone", found.zone.as_str(), Value::Null);
+        plan.push(change, Action::DeleteSubnet(logical_id.clone()));
+    }
+}
+
+fn is_wanted_subnet(desired: &Network, logical_id: &str) -> bool {
+    desired
+        .subnets
+        .iter()
+        .any(|subnet| ids::subnet(&subnet.id) == logical_id)
 }
 
 #[derive(Default)]
@@ -436,6 +461,11 @@ fn diff_route_tables(desired: &Network, tagger: &Tagger, live: &NetworkLive, pla
                             association.id.clone(),
                             subnet_logical_id(live, &association.subnet_id),
                         )
+                    })
+                    // A stack subnet that left the file keeps its association
+                    // until its own deletion, which needs pruning.
+                    .filter(|(_, subnet)| {
+                        !live.subnets.contains_key(subnet) || is_wanted_subnet(desired, subnet)
                     })
                     .collect()
             })

@@ -3,12 +3,15 @@
 //! References between components are logical ids (the `id` fields of the file), and every one
 //! of them names an existing component of the right kind. Names follow AWS's own terms.
 
+mod alerts;
 mod api_gateway;
 mod cloudfront;
+mod components;
 mod compute;
 mod ecs;
 mod elasticache;
 mod iam;
+mod lease;
 mod load_balancing;
 mod network;
 mod s3;
@@ -19,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use alerts::{Alerts, DriftPolicies, DriftPolicy, Language};
 pub use api_gateway::{
     ApiRoute, Cors, HttpApi, Integration, JwtAuthorizer, RouteKey, Stage, Throttling, VpcLink,
 };
@@ -28,6 +32,7 @@ pub use cloudfront::{
 pub(crate) use cloudfront::{
     MANAGED_CACHE_POLICIES, MANAGED_ORIGIN_REQUEST_POLICIES, SECURITY_POLICIES,
 };
+pub use components::ComponentSpec;
 pub use compute::{
     Ami, AutoScalingGroup, AutoScalingGroupAttribute, CapacityProvider,
     CapacityProviderStrategyItem, Cluster, Compute, LaunchTemplate, ManagedScaling,
@@ -36,6 +41,7 @@ pub use compute::{
 pub use ecs::{ContainerDefinition, Service, ServiceLoadBalancer, TaskDefinition};
 pub use elasticache::{CacheEngine, CacheUsageLimits, ServerlessCache};
 pub use iam::{Effect, Iam, InlinePolicy, PolicyStatement, Role, User};
+pub use lease::Lease;
 pub use load_balancing::{
     ElbProtocol, HealthCheck, Listener, ListenerRef, LoadBalancer, LoadBalancerScheme,
     LoadBalancerType, TargetGroup, TargetGroupRef, TargetType,
@@ -71,6 +77,10 @@ pub struct Stack {
     pub buckets: Vec<Bucket>,
     pub distributions: Vec<Distribution>,
     pub caches: Vec<ServerlessCache>,
+    /// The write lease, or `None` when the file names no lease.
+    pub lease: Option<Lease>,
+    pub alerts: Alerts,
+    pub drift: DriftPolicies,
 }
 
 impl Stack {

@@ -4,12 +4,14 @@
 //! value, using a harmless stand-in where a field is invalid, so that later sections can look
 //! components up. `load` discards the model when any error was reported.
 
+mod alerts;
 mod api_gateway;
 mod cloudfront;
 mod compute;
 mod ecs;
 mod elasticache;
 mod iam;
+mod lease;
 mod load_balancing;
 mod network;
 mod s3;
@@ -54,8 +56,10 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
     let buckets = s3::buckets(&spec.buckets, &envelope.tags, context);
     let distributions = cloudfront::distributions(&spec.distributions, &index, context);
     let caches = elasticache::caches(&spec.caches, &envelope.tags, &network, &index, context);
+    let lease = lease::lease(spec.lease.as_ref(), &envelope.name, &buckets, context);
+    let alerts = alerts::alerts(spec.alerts.as_ref(), context);
 
-    let stack = model::Stack {
+    let mut stack = model::Stack {
         name: envelope.name,
         labels: envelope.labels,
         account: envelope.account,
@@ -72,7 +76,13 @@ pub(crate) fn validate(raw: &raw::Stack, context: &mut Context<'_>) -> model::St
         buckets,
         distributions,
         caches,
+        lease,
+        alerts,
+        drift: model::DriftPolicies::default(),
     };
+    // Drift policies name components, which exist only once the other sections are read.
+    let components: Vec<String> = stack.components().into_iter().map(|c| c.id).collect();
+    stack.drift = alerts::drift(spec.drift.as_ref(), &components, context);
 
     templates::check_stray_interpolations(context);
     warnings::warn(&stack, context);
@@ -140,7 +150,7 @@ impl<'a> Context<'a> {
         };
         self.diagnostics.push(Diagnostic {
             severity,
-            file: self.file.to_owned(),
+            file: self.positions.file_of(&located).to_owned(),
             line: position.line,
             column: position.column,
             path: at.to_owned(),

@@ -103,6 +103,17 @@ pub struct Snapshot {
     pub last_successful_pass: Option<f64>,
     /// AWS call attempts by service, operation and outcome, since the start.
     pub aws_calls: Vec<(CallKey, u64)>,
+    /// Slack alert messages, when a webhook is set.
+    pub alerts: Option<AlertCounts>,
+}
+
+/// Slack alert messages by what became of them, and the retried tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCounts {
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub retried: u64,
 }
 
 /// Renders the snapshot in the Prometheus text exposition format.
@@ -199,6 +210,32 @@ pub fn render(snapshot: &Snapshot) -> String {
             "stackd_last_successful_pass_timestamp_seconds {timestamp}"
         );
     }
+
+    if let Some(alerts) = snapshot.alerts {
+        header(
+            &mut text,
+            "stackd_alert_messages_total",
+            "counter",
+            "Slack alert messages by outcome: delivered, failed (rejected or given up after retries) or dropped (queue full or hourly limit).",
+        );
+        for (outcome, count) in [
+            ("delivered", alerts.delivered),
+            ("failed", alerts.failed),
+            ("dropped", alerts.dropped),
+        ] {
+            let _ = writeln!(
+                text,
+                "stackd_alert_messages_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        header(
+            &mut text,
+            "stackd_alert_retries_total",
+            "counter",
+            "Tries to post a Slack alert that got 429, 5xx or no answer and were retried.",
+        );
+        let _ = writeln!(text, "stackd_alert_retries_total {}", alerts.retried);
+    }
     text
 }
 
@@ -232,6 +269,12 @@ mod tests {
             components: [4, 1, 0, 0, 0, 1, 2],
             drifted: 1,
             last_successful_pass: Some(1_796_428_799.5),
+            alerts: Some(AlertCounts {
+                delivered: 5,
+                failed: 1,
+                dropped: 0,
+                retried: 2,
+            }),
             aws_calls: vec![
                 (call("ec2", "DescribeVpcs", CallOutcome::Ok), 12),
                 (call("ec2", "DescribeVpcs", CallOutcome::Throttled), 2),
@@ -263,6 +306,8 @@ mod tests {
             ("stackd_components", "gauge"),
             ("stackd_drifted_components", "gauge"),
             ("stackd_last_successful_pass_timestamp_seconds", "gauge"),
+            ("stackd_alert_messages_total", "counter"),
+            ("stackd_alert_retries_total", "counter"),
             ("stackd_aws_calls_total", "counter"),
         ] {
             assert!(
@@ -274,6 +319,31 @@ mod tests {
                 "TYPE of {name}:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn alert_counts_are_labelled_by_outcome() {
+        let text = render(&snapshot());
+        assert_eq!(
+            samples(&text, "stackd_alert_messages_total{"),
+            vec![
+                "stackd_alert_messages_total{outcome=\"delivered\"} 5",
+                "stackd_alert_messages_total{outcome=\"failed\"} 1",
+                "stackd_alert_messages_total{outcome=\"dropped\"} 0",
+            ]
+        );
+        assert_eq!(
+            samples(&text, "stackd_alert_retries_total "),
+            vec!["stackd_alert_retries_total 2"]
+        );
+        let without = render(&Snapshot {
+            alerts: None,
+            ..snapshot()
+        });
+        assert!(
+            !without.contains("stackd_alert"),
+            "no webhook, no alert metrics"
+        );
     }
 
     #[test]

@@ -32,12 +32,12 @@ mod reload;
 mod state;
 mod status;
 mod systemd;
-mod time;
+pub(crate) mod time;
 
 pub use status::print_status;
 
 use crate::cli::ReconcileArgs;
-use crate::commands::{EXIT_ERROR, EXIT_OK};
+use crate::commands::{EXIT_ERROR, EXIT_OK, Writer};
 use anyhow::Context;
 use http::Response;
 use reload::{Desired, ReloadCause};
@@ -129,15 +129,26 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
     // 5. The loop. Every graph counts its AWS calls into the one counter of
     // the state, so that /metrics keeps counting across reloads.
     let calls = lock(&shared).aws_calls();
-    let mut graph = crate::commands::connect(&desired.loaded, &args.aws, &calls).await?;
+    let connected =
+        crate::commands::connect(&desired.loaded, &args.aws, Writer::Daemon, &calls).await?;
+    let mut lease = connected.lease;
+    let mut graph = connected.graph;
     let policy = RequeuePolicy {
         interval: args.interval,
         requeue_after: args.requeue_after,
     };
-    let pass_options = PassOptions {
-        mode: Mode::Apply,
-        concurrency: args.aws.concurrency,
+    // One destruction budget for the life of the process; its default of 0
+    // makes the daemon plan deletions and replacements and wait for a person.
+    let mut pass_options = PassOptions {
+        destruction: args.destruction.destruction(),
+        write_guard: Some(connected.write_guard),
+        ..PassOptions::new(Mode::Apply, args.aws.concurrency)
     };
+    // The daemon always tracks drift, so that drift policies apply; it sends
+    // messages only when a webhook URL is set.
+    let mut alerts =
+        crate::alerts::start::start(&desired.loaded.stack, &graph, &args.alerts, true).await?;
+    lock(&shared).set_alert_counters(alerts.as_ref().and_then(|alerts| alerts.counters()));
     let mut next_pass = Instant::now();
     let mut failed_in_a_row: u32 = 0;
     let mut exit_code = EXIT_OK;
@@ -155,11 +166,18 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
             Event::WatchdogDue => ping_watchdog(notifier.as_ref(), &shared),
             Event::ConfigChanged(cause) => {
                 if let Some(new) = reread(cause, &mut reloads, file, &desired, &shared).await {
-                    match crate::commands::connect(&new.loaded, &args.aws, &calls).await {
-                        Ok(new_graph) => {
+                    match crate::commands::connect(&new.loaded, &args.aws, Writer::Daemon, &calls)
+                        .await
+                    {
+                        Ok(connected) => {
                             tracing::info!(file = %file.display(), "applying the changed desired-state file");
                             lock(&shared).set_stack(&new.loaded.stack.name);
-                            graph = new_graph;
+                            graph = connected.graph;
+                            pass_options.write_guard = Some(connected.write_guard);
+                            lease = connected.lease;
+                            if let Some(alerts) = &mut alerts {
+                                alerts.alerter.reload(&new.loaded.stack, &graph);
+                            }
                             desired = new;
                             next_pass = Instant::now();
                         }
@@ -171,6 +189,10 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
                 }
             }
             Event::Tick => {
+                pass_options.hold = alerts
+                    .as_ref()
+                    .map(|alerts| alerts.alerter.holds())
+                    .unwrap_or_default();
                 let Some(report) = pass_in_flight(
                     run_pass(&graph, &pass_options),
                     &mut shutdown,
@@ -188,6 +210,9 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
                     exit_code = EXIT_ERROR;
                     break;
                 };
+                if let Some(alerts) = &mut alerts {
+                    alerts.alerter.observe(&report, Mode::Apply).await;
+                }
                 failed_in_a_row = if stackd_engine::pass_failed(&report.components) {
                     failed_in_a_row.saturating_add(1)
                 } else {
@@ -203,6 +228,10 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
 
     if let Some(notifier) = &notifier {
         notifier.notify("STOPPING=1");
+    }
+    // Passes let the lease go as they end; this covers a pass cut short.
+    if let Some(lease) = &lease {
+        lease.release().await;
     }
     server.abort();
     tracing::info!("daemon stopped");

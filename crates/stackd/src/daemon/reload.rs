@@ -28,19 +28,18 @@ pub struct Desired {
 
 /// Reads and validates the file. The error is every diagnostic, one per line.
 pub fn read_desired(path: &Path) -> Result<Desired, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        format!(
-            "{}: error: cannot read the desired-state file: {error}",
-            path.display()
-        )
-    })?;
-    let loaded =
-        stackd_spec::load(&text, &path.display().to_string()).map_err(|error| error.to_string())?;
+    let read = crate::desired::read(path)?;
+    let loaded = read.loaded;
     crate::commands::check_referenced_files(path, &loaded)?;
     for warning in &loaded.warnings {
         tracing::warn!(file = %path.display(), "{warning}");
     }
-    Ok(Desired { loaded, text })
+    // NOTE: only `path` is watched for changes; an edit to the file it
+    // extends is picked up on SIGHUP or the next change to `path`.
+    Ok(Desired {
+        loaded,
+        text: read.text,
+    })
 }
 
 /// Watches the folder of `file`, so that an editor that replaces the file

@@ -1,10 +1,12 @@
 //! What the daemon knows between passes, shared with the HTTP endpoints.
 
-use super::metrics::{self, Histogram, PassOutcome, Snapshot};
+use super::metrics::{self, AlertCounts, Histogram, PassOutcome, Snapshot};
 use super::time::format_rfc3339;
+use crate::alerts::sender::Counters;
 use serde::{Deserialize, Serialize};
 use stackd_aws::AwsCallCounter;
 use stackd_engine::{PassReport, Status};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The `/status` document. `stackd status` reads it back.
@@ -60,6 +62,8 @@ pub struct State {
     passes: [u64; 4],
     drifted: u64,
     last_successful_pass: Option<SystemTime>,
+    /// Counters of the Slack alert sender, when a webhook is set.
+    alert_counters: Option<Arc<Counters>>,
     aws_calls: AwsCallCounter,
 }
 
@@ -78,6 +82,7 @@ impl State {
             passes: [0; 4],
             drifted: 0,
             last_successful_pass: None,
+            alert_counters: None,
             aws_calls: AwsCallCounter::new(),
         }
     }
@@ -85,6 +90,10 @@ impl State {
     /// Returns the counter that the AWS clients of every pass count into.
     pub fn aws_calls(&self) -> AwsCallCounter {
         self.aws_calls.clone()
+    }
+
+    pub fn set_alert_counters(&mut self, counters: Option<Arc<Counters>>) {
+        self.alert_counters = counters;
     }
 
     pub fn beat(&mut self) {
@@ -218,6 +227,12 @@ impl State {
                 .last_successful_pass
                 .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
                 .map(|since| since.as_secs_f64()),
+            alerts: self.alert_counters.as_ref().map(|counters| AlertCounts {
+                delivered: Counters::get(&counters.delivered),
+                failed: Counters::get(&counters.failed),
+                dropped: Counters::get(&counters.dropped),
+                retried: Counters::get(&counters.retried),
+            }),
             aws_calls: self.aws_calls.snapshot(),
         }
     }

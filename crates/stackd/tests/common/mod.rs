@@ -8,12 +8,35 @@ use aws_config::BehaviorVersion;
 use stackd_tests::{AWS_ENV_REMOVED, Emulator, aws_env};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The stack of config/beezyup-prod-c01.yaml.
 pub const STACK: &str = "beezyup-prod-c01";
 
+/// The account id that the emulator returns from STS GetCallerIdentity.
+pub const EMULATOR_ACCOUNT: &str = "123456789012";
+
+/// config/demo.yaml: the production file with the emulator's account.
 pub fn config_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/beezyup-prod-c01.yaml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.yaml")
+}
+
+/// The text of config/beezyup-prod-c01.yaml with the emulator's account, for
+/// tests that write an edited copy of the whole file.
+pub fn stack_text() -> String {
+    let production =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/beezyup-prod-c01.yaml");
+    let text = std::fs::read_to_string(production).expect("the production file is readable");
+    let account_line = text
+        .lines()
+        .find(|line| line.starts_with("  account: "))
+        .expect("the production file has a spec.account line")
+        .to_owned();
+    text.replacen(
+        &account_line,
+        &format!("  account: \"{EMULATOR_ACCOUNT}\""),
+        1,
+    )
 }
 
 /// Runs the stackd binary against the emulator with test credentials only.
@@ -31,20 +54,37 @@ pub fn stackd(emulator: &Emulator, args: &[&str]) -> Output {
 }
 
 pub fn reconcile(emulator: &Emulator, file: &Path) -> Output {
-    let file = file.to_str().expect("the config path is UTF-8");
-    stackd(
-        emulator,
-        &[
-            "reconcile",
-            "-f",
-            file,
-            "--once",
-            "--requeue-after",
-            "1s",
-            "--wait",
-            "60s",
-        ],
-    )
+    reconcile_with(emulator, file, &[])
+}
+
+/// Runs `reconcile --once` with `extra` arguments after the usual ones.
+pub fn reconcile_with(emulator: &Emulator, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "reconcile",
+        "-f",
+        file.to_str().expect("the config path is UTF-8"),
+        "--once",
+        "--requeue-after",
+        "1s",
+        "--wait",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    stackd(emulator, &args)
+}
+
+/// The bucket of the write lease that config/beezyup-prod-c01.yaml names.
+pub const LEASE_BUCKET: &str = "beezyup-prod-c01-stackd-lease";
+
+/// Returns the mutating calls since the last reset, minus the reads and writes
+/// of the write lease, which every run that changes something makes.
+pub fn stack_writes(emulator: &Emulator) -> Vec<stackd_tests::Call> {
+    let lease_path = format!("/{LEASE_BUCKET}");
+    emulator
+        .mutating_calls()
+        .into_iter()
+        .filter(|call| !call.path.starts_with(&lease_path))
+        .collect()
 }
 
 pub fn plan(emulator: &Emulator, file: &Path) -> Output {
@@ -93,4 +133,53 @@ pub fn create_stack() -> Emulator {
         describe(&output)
     );
     emulator
+}
+
+/// Numbers the temporary folders of one test process.
+static FOLDER_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// An edited copy of the beezyup file (with the emulator's account) in a
+/// temporary folder, next to a copy of the public key it names, deleted on drop.
+pub struct EditedStack {
+    folder: PathBuf,
+    pub file: PathBuf,
+}
+
+impl EditedStack {
+    /// Copies the file with each `(from, to)` replacement made exactly once.
+    pub fn new(replacements: &[(&str, &str)]) -> Self {
+        let mut text = stack_text();
+        for (from, to) in replacements {
+            assert_eq!(
+                text.matches(from).count(),
+                1,
+                "the config file contains {from:?} once"
+            );
+            text = text.replace(from, to);
+        }
+        Self::with_text(&text)
+    }
+
+    /// Writes `text` as the desired-state file of a new temporary folder.
+    pub fn with_text(text: &str) -> Self {
+        let number = FOLDER_COUNT.fetch_add(1, Ordering::Relaxed);
+        let folder =
+            std::env::temp_dir().join(format!("stackd-test-{}-{number}", std::process::id()));
+        std::fs::create_dir_all(folder.join("keys")).expect("the temporary folder is created");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::copy(
+            workspace.join("config/keys/files-signing-2026.pub.pem"),
+            folder.join("keys/files-signing-2026.pub.pem"),
+        )
+        .expect("the public key is copied");
+        let file = folder.join("beezyup-prod-c01.yaml");
+        std::fs::write(&file, text).expect("the edited file is written");
+        EditedStack { folder, file }
+    }
+}
+
+impl Drop for EditedStack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
 }

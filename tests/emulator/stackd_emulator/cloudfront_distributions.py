@@ -1,0 +1,74 @@
+"""CloudFront distribution behaviour that moto 5.2.5 gets wrong, patched into moto.
+
+``install()`` patches moto's CloudFront models so that distributions read back
+as the CloudFront API reference (version 2020-05-31) describes them.
+
+AWS behaviour reproduced:
+
+- An origin keeps its ``OriginAccessControlId`` and its ``S3OriginConfig``
+  (``OriginAccessIdentity``, empty with an origin access control, and
+  ``OriginReadTimeout``), and GetDistribution, GetDistributionConfig and
+  ListDistributions return them. moto 5.2.5 drops both, so every origin that
+  uses an origin access control reads back without one.
+- A distribution's ``ETag`` changes with every UpdateDistribution, and an
+  UpdateDistribution whose ``If-Match`` is not the current ETag fails with
+  ``PreconditionFailed`` (HTTP 412). moto 5.2.5 keeps one ETag for the life of
+  the distribution and accepts any If-Match value.
+
+Not reproduced: the ``InProgress`` status that AWS reports for minutes after an
+update (moto reports ``Deployed`` from the first read after the create), the
+check that the origin access control exists, and ETags on DeleteDistribution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _patch_origins() -> None:
+    """Keep an origin's origin access control and S3 origin configuration."""
+    from moto.cloudfront.models import Origin
+
+    moto_init = Origin.__init__
+
+    def __init__(self: Any, origin: dict[str, Any]) -> None:
+        moto_init(self, origin)
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+        s3_config = origin.get("S3OriginConfig")
+        if s3_config is not None:
+            config = {"OriginAccessIdentity": s3_config.get("OriginAccessIdentity") or ""}
+            if s3_config.get("OriginReadTimeout") is not None:
+                config["OriginReadTimeout"] = int(s3_config["OriginReadTimeout"])
+            self.s3_origin_config = config
+
+    Origin.__init__ = __init__
+
+
+def _patch_update_etag() -> None:
+    """Check If-Match against the current ETag, and give each update a new ETag."""
+    from moto.cloudfront.exceptions import CloudFrontException
+    from moto.cloudfront.models import CloudFrontBackend, random_id
+
+    class PreconditionFailed(CloudFrontException):
+        code = "PreconditionFailed"
+        message = "The If-Match version is missing or not valid for the resource."
+
+    moto_update = CloudFrontBackend.update_distribution
+
+    def update_distribution(
+        self: Any, dist_config: dict[str, Any], _id: str, if_match: str
+    ) -> Any:
+        existing = self.distributions.get(_id)
+        if existing is not None and if_match and if_match != existing.etag:
+            raise PreconditionFailed()
+        dist, location, _ = moto_update(self, dist_config, _id, if_match)
+        dist.etag = random_id()
+        return dist, location, dist.etag
+
+    CloudFrontBackend.update_distribution = update_distribution
+
+
+def install() -> None:
+    """Patch moto's CloudFront models."""
+    _patch_origins()
+    _patch_update_etag()
