@@ -3,9 +3,10 @@
 
 mod calls;
 mod diff;
+mod retired;
 
 use crate::clients::AwsClients;
-use crate::tags::Tagger;
+use crate::tags::{DELETION_POLICY_TAG, Tagger};
 use crate::{network, security_groups};
 use async_trait::async_trait;
 use stackd_engine::{Component, ComponentError, ComponentId, Inputs, Outputs, Planned, Readiness};
@@ -13,6 +14,7 @@ use stackd_spec::model::{CacheUsageLimits, ServerlessCache};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use diff::{Action, LimitField, Modification};
+pub use retired::RetiredCachesComponent;
 
 /// The kind name of cache nodes in the graph.
 pub const KIND: &str = "cache";
@@ -64,6 +66,12 @@ impl CacheComponent {
     fn desired_tags(&self) -> BTreeMap<String, String> {
         let mut tags = self.desired.tags.clone();
         tags.extend(self.tagger.desired(&self.logical_id(), &self.desired.name));
+        let policy = if self.desired.retain {
+            retired::RETAIN
+        } else {
+            retired::DELETE
+        };
+        tags.insert(DELETION_POLICY_TAG.to_owned(), policy.to_owned());
         tags
     }
 }

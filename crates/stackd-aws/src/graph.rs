@@ -1,9 +1,10 @@
 //! Builds the engine's graph for a validated stack: one node per component, with
 //! the kinds stackd cannot reconcile yet listed as unsupported.
 
+use crate::access_keys::AccessKeyComponent;
 use crate::bucket_policies::BucketPolicyComponent;
 use crate::buckets::BucketComponent;
-use crate::caches::CacheComponent;
+use crate::caches::{CacheComponent, RetiredCachesComponent};
 use crate::clients::AwsClients;
 use crate::compute::{ComputeComponent, ComputeContext};
 use crate::distributions::DistributionComponent;
@@ -13,7 +14,7 @@ use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{apis, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints};
+use crate::{apis, caches, compute, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 use std::collections::BTreeSet;
@@ -54,7 +55,6 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
     }
 
     let iam = &stack.iam;
-    let iam_id = ComponentId::single(iam::KIND);
     if !iam.roles.is_empty() || !iam.users.is_empty() {
         nodes.push(Node::component(IamComponent::new(
             clients.clone(),
@@ -64,15 +64,15 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         )));
     }
 
-    // Kinds without a reconciler yet: listed with their resources and their
-    // dependencies, so the plan shows them and the graph keeps its final shape.
     for user in &iam.users {
         if let Some(secret) = &user.access_key_secret {
-            nodes.push(Node::unsupported(
-                ComponentId::named("access-key", &user.id),
-                vec![iam_id.clone()],
-                vec![format!("secret/{secret}")],
-            ));
+            nodes.push(Node::component(AccessKeyComponent::new(
+                clients.clone(),
+                tagger.clone(),
+                &user.id,
+                &user.name,
+                secret,
+            )));
         }
     }
     let compute = &stack.compute;
@@ -116,6 +116,16 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             cache.clone(),
         )));
     }
+    // Caches that left the file: deleted only when their tag allows it.
+    nodes.push(Node::component(RetiredCachesComponent::new(
+        clients.clone(),
+        &stack.name,
+        stack
+            .caches
+            .iter()
+            .map(|cache| cache.name.clone())
+            .collect(),
+    )));
     for service in &stack.services {
         let mut needs = vec![
             network_id.clone(),

@@ -4,6 +4,7 @@
 //! [`build_graph`] turns a validated stack into the engine's graph. Components
 //! never see YAML: they read the model of `stackd-spec`.
 
+mod access_keys;
 mod account_guard;
 mod apis;
 mod bucket_policies;

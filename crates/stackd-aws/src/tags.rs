@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 pub const STACK_TAG: &str = "stackd:stack";
 /// Tag key naming the resource's logical id inside its stack, such as `subnet/private-a`.
 pub const ID_TAG: &str = "stackd:id";
+/// Tag key saying what becomes of a resource once it leaves the file: `retain` or
+/// `delete`. Written from the file while the resource is in it, because stackd
+/// keeps no state file to remember it by.
+pub const DELETION_POLICY_TAG: &str = "stackd:deletion-policy";
 
 /// Computes the tags of each resource of one stack.
 #[derive(Debug, Clone)]

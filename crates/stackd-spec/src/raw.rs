@@ -818,7 +818,10 @@ pub struct ServerlessCache {
     /// UTC time of the daily snapshot, as `HH:MM`. Omitted, stackd leaves the cache's
     /// value as it is.
     pub daily_snapshot_time: Option<String>,
-    /// Whether stackd keeps the cache when it leaves the file. Defaults to true.
+    /// Whether stackd keeps the cache when it leaves the file. Defaults to true,
+    /// because the cache holds user sessions. stackd writes the choice on the
+    /// cache as its `stackd:deletion-policy` tag, so set it to false and reconcile
+    /// before removing the cache from the file.
     #[serde(default = "default_true")]
     pub retain: bool,
     #[serde(default)]

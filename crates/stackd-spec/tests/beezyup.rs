@@ -368,6 +368,7 @@ fn components_are_listed_in_file_order() {
             "compute",
             "load-balancer/api",
             "cache/main",
+            "retired-caches",
             "service/api",
             "api/api",
             "distribution/api",

@@ -394,3 +394,109 @@ async fn untagged_cache_with_our_name_is_left_alone() {
         .collect();
     assert_eq!(changed, Vec::new(), "no call changed the foreign cache");
 }
+
+/// The stack file without its cache: the cache section and the two environment
+/// values that read the cache's endpoint are gone.
+fn without_cache(text: &str) -> String {
+    let start = text
+        .find("  caches:\n")
+        .expect("the file has a caches section");
+    let end = start + text[start..].find("\n\n").expect("the section ends") + 1;
+    let mut text = format!("{}{}", &text[..start], &text[end..]);
+    for line in [
+        "              REDIS_HOST: \"${cache:main.endpoint}\"\n",
+        "              REDIS_PORT: \"${cache:main.port}\"\n",
+    ] {
+        assert_eq!(
+            text.matches(line).count(),
+            1,
+            "the file contains {line:?} once"
+        );
+        text = text.replace(line, "");
+    }
+    text
+}
+
+async fn cache_names(client: &aws_sdk_elasticache::Client) -> Vec<String> {
+    let response = client
+        .describe_serverless_caches()
+        .send()
+        .await
+        .expect("DescribeServerlessCaches succeeds");
+    response
+        .serverless_caches()
+        .iter()
+        .filter_map(|cache| cache.serverless_cache_name().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_that_leaves_the_file_is_deleted_only_when_the_file_said_so() {
+    let emulator = create_stack();
+    let client = elasticache(&emulator).await;
+
+    // Retained by default: pruning leaves it alone.
+    let removed = EditedStack::with_text(&without_cache(&stack_text()));
+    emulator.reset_calls();
+    let pruned = reconcile_with(
+        &emulator,
+        &removed.file,
+        &["--prune", "--max-destructive", "5"],
+    );
+    assert_eq!(pruned.status.code(), Some(0), "{}", describe(&pruned));
+    assert!(
+        !operations(&emulator.calls()).contains(&"DeleteServerlessCache"),
+        "a retained cache is never deleted"
+    );
+    assert_eq!(cache_names(&client).await, [CACHE]);
+
+    // `retain: false` is written to the cache as its deletion policy.
+    let deletable = EditedStack::new(&[(VERSION_LINE, "majorVersion: \"8\"\n      retain: false")]);
+    let retagged = reconcile(&emulator, &deletable.file);
+    assert_eq!(retagged.status.code(), Some(0), "{}", describe(&retagged));
+    let tags = client
+        .list_tags_for_resource()
+        .resource_name(live_cache(&client).await.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_list().contains(
+            &Tag::builder()
+                .key("stackd:deletion-policy")
+                .value("delete")
+                .build()
+        ),
+        "{:?}",
+        tags.tag_list()
+    );
+
+    // Now leaving the file plans a deletion, which needs --prune.
+    let removed = EditedStack::with_text(&without_cache(&stack_text()));
+    let planned = plan(&emulator, &removed.file);
+    assert_eq!(planned.status.code(), Some(2), "{}", describe(&planned));
+    let text = stdout(&planned);
+    assert!(
+        text.lines()
+            .any(|line| line.contains("cache/main") && line.contains("<-- DELETE")),
+        "{text}"
+    );
+    let refused = reconcile(&emulator, &removed.file);
+    assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
+    assert_eq!(cache_names(&client).await, [CACHE]);
+
+    emulator.reset_calls();
+    let deleted = reconcile_with(
+        &emulator,
+        &removed.file,
+        &["--prune", "--max-destructive", "1"],
+    );
+    assert_eq!(deleted.status.code(), Some(0), "{}", describe(&deleted));
+    let calls = emulator.calls();
+    let deletes = operations(&calls)
+        .into_iter()
+        .filter(|operation| *operation == "DeleteServerlessCache")
+        .count();
+    assert_eq!(deletes, 1);
+    assert_eq!(cache_names(&client).await, Vec::<String>::new());
+}

@@ -15,6 +15,7 @@ const ECS_INSTANCE_ROLE: &str = "beezyup-prod-c01-ecs-instance";
 const TASK_EXECUTION_ROLE: &str = "beezyup-prod-c01-task-execution";
 const TASK_ROLE: &str = "beezyup-prod-c01-task";
 const UPLOADER: &str = "beezyup-prod-media-uploader";
+const UPLOADER_SECRET: &str = "beezyup/prod/media-uploader";
 const EC2_CONTAINER_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
 const TASK_EXECUTION_POLICY: &str =
@@ -278,17 +279,111 @@ async fn first_reconcile_creates_profile_and_user() {
             }],
         })
     );
+}
+
+/// The user's access key ids, as ListAccessKeys reports them.
+async fn access_key_ids(iam: &aws_sdk_iam::Client) -> Vec<String> {
     let keys = iam
         .list_access_keys()
         .user_name(UPLOADER)
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        keys.access_key_metadata().len(),
-        0,
-        "access keys are not supported yet, so none is created"
+    keys.access_key_metadata()
+        .iter()
+        .filter_map(|key| key.access_key_id().map(str::to_owned))
+        .collect()
+}
+
+/// The key that the uploader's secret holds, as its JSON value.
+async fn stored_key(emulator: &Emulator) -> Value {
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config(emulator).await);
+    let value = secrets
+        .get_secret_value()
+        .secret_id(UPLOADER_SECRET)
+        .send()
+        .await
+        .expect("the secret exists");
+    serde_json::from_str(
+        value
+            .secret_string()
+            .expect("the secret has a string value"),
+    )
+    .expect("the secret holds JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_key_is_stored_in_its_secret_and_never_printed() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let created = reconcile(&emulator, &config_file());
+    assert_eq!(created.status.code(), Some(0), "{}", describe(&created));
+    let iam = iam_client(&emulator).await;
+
+    let keys = access_key_ids(&iam).await;
+    assert_eq!(keys.len(), 1, "exactly one key: {keys:?}");
+    let stored = stored_key(&emulator).await;
+    assert_eq!(stored["AccessKeyId"], json!(keys[0]));
+    let secret_key = stored["SecretAccessKey"]
+        .as_str()
+        .expect("the secret key is stored");
+    assert!(!secret_key.is_empty());
+    let printed = describe(&created);
+    assert!(
+        !printed.contains(secret_key),
+        "the secret key never appears in the output"
     );
+    assert!(
+        stdout(&created).lines().any(|line| line
+            .trim_start()
+            .starts_with("access-key/media-uploader")
+            && line.contains("Synced")),
+        "the access key is created: {printed}"
+    );
+
+    // In sync: no new key.
+    emulator.reset_calls();
+    let again = reconcile(&emulator, &config_file());
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+    assert_eq!(access_key_ids(&iam).await, keys);
+
+    // A key deleted by hand is replaced, and the secret holds the new one.
+    iam.delete_access_key()
+        .user_name(UPLOADER)
+        .access_key_id(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    let replaced = reconcile(&emulator, &config_file());
+    assert_eq!(replaced.status.code(), Some(0), "{}", describe(&replaced));
+    let new_keys = access_key_ids(&iam).await;
+    assert_eq!(new_keys.len(), 1, "{new_keys:?}");
+    assert_ne!(new_keys, keys);
+    assert_eq!(
+        stored_key(&emulator).await["AccessKeyId"],
+        json!(new_keys[0])
+    );
+
+    // A key that the secret does not hold is never replaced on stackd's own.
+    iam.create_access_key()
+        .user_name(UPLOADER)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_access_key()
+        .user_name(UPLOADER)
+        .access_key_id(&new_keys[0])
+        .send()
+        .await
+        .unwrap();
+    let before = access_key_ids(&iam).await;
+    let refused = reconcile(&emulator, &config_file());
+    assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
+    assert!(
+        stdout(&refused).contains("never replaces a key on its own"),
+        "{}",
+        describe(&refused)
+    );
+    assert_eq!(access_key_ids(&iam).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -247,18 +247,11 @@ fn plan_user(
     let principal = Principal::User(user.id.clone());
 
     let Some(found) = live else {
-        let mut change = Change::new(ChangeKind::Create, &logical)
+        // The access key, when the file asks for one, is the access-key node's.
+        let change = Change::new(ChangeKind::Create, &logical)
             .field("name", Value::Null, user.name.as_str())
             .field("path", Value::Null, "/")
             .field("tags", Value::Null, json!(tags));
-        if let Some(secret) = &user.access_key_secret {
-            // TODO: create the user's access key and store it in this Secrets Manager secret.
-            change = change.field(
-                "accessKeySecret",
-                Value::Null,
-                format!("{secret} (not supported yet: stackd creates no access key)"),
-            );
-        }
         plan.push(Planned {
             change,
             action: Action::CreateUser(user.id.clone()),
@@ -860,20 +853,6 @@ mod tests {
         assert!(
             plan.iter()
                 .all(|step| step.change.kind == ChangeKind::Create)
-        );
-    }
-
-    #[test]
-    fn new_user_lists_access_key_as_not_supported() {
-        let plan = diff(&desired(), &tagger(), &IamLive::default());
-        let field = plan
-            .iter()
-            .flat_map(|step| &step.change.fields)
-            .find(|field| field.path == "accessKeySecret")
-            .expect("an accessKeySecret field");
-        assert_eq!(
-            field.desired,
-            json!("s/uploader (not supported yet: stackd creates no access key)")
         );
     }
 

@@ -64,6 +64,14 @@ impl Stack {
         for cache in &self.caches {
             components.push(component(&format!("cache/{}", cache.id), json!(cache)));
         }
+        // Finds the caches that left the file, so its desired state is the list
+        // of the names that remain.
+        let cache_names: Vec<&str> = self
+            .caches
+            .iter()
+            .map(|cache| cache.name.as_str())
+            .collect();
+        components.push(component("retired-caches", json!(cache_names)));
         for service in &self.services {
             components.push(component(
                 &format!("service/{}", service.id),
