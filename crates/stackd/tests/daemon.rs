@@ -443,3 +443,87 @@ fn which_promtool() -> Result<PathBuf, ()> {
         .find(|candidate| candidate.is_file())
         .ok_or(())
 }
+
+/// Returns the status and reason of a component in the daemon's /status.
+fn component_status(daemon: &Daemon, id: &str) -> Option<(String, String)> {
+    let (_, body) = daemon.get("/status")?;
+    let document: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let component = document["components"]
+        .as_array()?
+        .iter()
+        .find(|component| component["id"] == id)?;
+    Some((
+        component["status"].as_str()?.to_owned(),
+        component["reason"].as_str()?.to_owned(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemon_skips_writes_while_another_run_holds_the_lease() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let created = common::reconcile(&emulator, &common::config_file());
+    assert_eq!(
+        created.status.code(),
+        Some(0),
+        "{}",
+        common::describe(&created)
+    );
+    let ec2 = ec2_client(&emulator).await;
+
+    // Another run holds the lease while a route is deleted behind stackd's back.
+    common::hold_lease_elsewhere(&emulator, 3600).await;
+    let (table, _) = private_a_default_route(&ec2).await;
+    ec2.delete_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    emulator.reset_calls();
+
+    let workspace = Workspace::new();
+    let mut daemon = Daemon::start(&emulator, &workspace, &[]);
+    daemon.wait_for_200("/readyz", FIRST_PASS_TIMEOUT);
+    let started = Instant::now();
+    let reason = loop {
+        if let Some((status, reason)) = component_status(&daemon, "network")
+            && reason.contains("is held by ops-box pid 4242")
+        {
+            assert_eq!(status, "Blocked", "{reason}");
+            break reason;
+        }
+        assert!(
+            started.elapsed() < APPLY_TIMEOUT,
+            "/status never named the lease holder:\n{}",
+            workspace.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(reason.starts_with("waiting: "), "{reason}");
+    // A few more passes at the 2 s interval, still without a write.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        common::stack_writes(&emulator),
+        Vec::new(),
+        "no write while the lease is held"
+    );
+    assert!(!private_a_default_route(&ec2).await.1);
+    assert_eq!(common::lease_record(&emulator).await["holder"]["pid"], 4242);
+
+    // The other run lets the lease go: the daemon takes it and repairs the route.
+    common::s3(&emulator)
+        .await
+        .delete_object()
+        .bucket(common::LEASE_BUCKET)
+        .key(common::LEASE_KEY)
+        .send()
+        .await
+        .unwrap();
+    eventually("the deleted route is put back", APPLY_TIMEOUT, || async {
+        private_a_default_route(&ec2).await.1
+    })
+    .await;
+
+    let status = daemon.terminate();
+    assert_eq!(status.code(), Some(0), "exit after SIGTERM");
+}

@@ -150,65 +150,6 @@ async fn vpc_cidr_change_is_refused_without_permission() {
     );
 }
 
-/// The lease key that config/beezyup-prod-c01.yaml implies.
-const LEASE_KEY: &str = "stackd/beezyup-prod-c01.lease";
-
-async fn s3(emulator: &Emulator) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&sdk_config(emulator).await)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
-/// Creates the lease bucket with a record held by a process that is not running.
-async fn hold_lease_elsewhere(emulator: &Emulator, ttl_seconds: u64) {
-    let client = s3(emulator).await;
-    client
-        .create_bucket()
-        .bucket(LEASE_BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("the lease bucket is created");
-    let record = serde_json::json!({
-        "holder": {
-            "host": "ops-box",
-            "pid": 4242,
-            "mode": "daemon",
-            "startedAt": "2026-12-01T08:00:00Z"
-        },
-        "token": "ops-box-4242-2026-12-01T08:00:00Z",
-        "generation": 7,
-        "ttlSeconds": ttl_seconds,
-        "writtenAt": "2026-12-01T08:00:00Z"
-    });
-    client
-        .put_object()
-        .bucket(LEASE_BUCKET)
-        .key(LEASE_KEY)
-        .body(record.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("the lease record is written");
-}
-
-async fn lease_record(emulator: &Emulator) -> serde_json::Value {
-    let object = s3(emulator)
-        .await
-        .get_object()
-        .bucket(LEASE_BUCKET)
-        .key(LEASE_KEY)
-        .send()
-        .await
-        .expect("the lease object exists");
-    let bytes = object.body.collect().await.unwrap().into_bytes();
-    serde_json::from_slice(&bytes).expect("the lease holds JSON")
-}
-
 #[tokio::test]
 async fn held_lease_makes_once_wait_then_refuse() {
     let emulator = Emulator::start().expect("the emulator starts");

@@ -76,6 +76,66 @@ pub fn reconcile_with(emulator: &Emulator, file: &Path, extra: &[&str]) -> Outpu
 /// The bucket of the write lease that config/beezyup-prod-c01.yaml names.
 pub const LEASE_BUCKET: &str = "beezyup-prod-c01-stackd-lease";
 
+/// The lease key that config/beezyup-prod-c01.yaml implies.
+pub const LEASE_KEY: &str = "stackd/beezyup-prod-c01.lease";
+
+pub async fn s3(emulator: &Emulator) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config(emulator).await)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Writes a lease record held by a process that is not running, creating the
+/// lease bucket when it is missing.
+pub async fn hold_lease_elsewhere(emulator: &Emulator, ttl_seconds: u64) {
+    let client = s3(emulator).await;
+    // A run that already took and released the lease created the bucket.
+    let _ = client
+        .create_bucket()
+        .bucket(LEASE_BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await;
+    let record = serde_json::json!({
+        "holder": {
+            "host": "ops-box",
+            "pid": 4242,
+            "mode": "daemon",
+            "startedAt": "2026-12-01T08:00:00Z"
+        },
+        "token": "ops-box-4242-2026-12-01T08:00:00Z",
+        "generation": 7,
+        "ttlSeconds": ttl_seconds,
+        "writtenAt": "2026-12-01T08:00:00Z"
+    });
+    client
+        .put_object()
+        .bucket(LEASE_BUCKET)
+        .key(LEASE_KEY)
+        .body(record.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("the lease record is written");
+}
+
+pub async fn lease_record(emulator: &Emulator) -> serde_json::Value {
+    let object = s3(emulator)
+        .await
+        .get_object()
+        .bucket(LEASE_BUCKET)
+        .key(LEASE_KEY)
+        .send()
+        .await
+        .expect("the lease object exists");
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    serde_json::from_slice(&bytes).expect("the lease holds JSON")
+}
+
 /// Returns the mutating calls since the last reset, minus the reads and writes
 /// of the write lease, which every run that changes something makes.
 pub fn stack_writes(emulator: &Emulator) -> Vec<stackd_tests::Call> {
