@@ -231,14 +231,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn held_drift_ends_as_refused() {
+    async fn held_drift_ends_as_converged() {
         let fake = Fake::drifted("network");
         let options = ConvergeOptions {
             hold: BTreeMap::from([(ComponentId::single("network"), "held".to_owned())]),
             ..options()
         };
         let report = converge_one(&fake, &options).await;
-        assert_eq!(report.outcome, Outcome::Refused);
+        assert_eq!(report.outcome, Outcome::Converged);
         assert_eq!(report.passes.len(), 1);
         assert_eq!(last_status(&report), Status::Drifted);
         assert_eq!(fake.applies(), 0);

@@ -97,6 +97,10 @@ pub struct ComponentReport {
     /// Whether a guard stopped the component (a resource owned by someone else,
     /// a replacement not allowed): retrying changes nothing until a person acts.
     pub refused: bool,
+    /// Whether the caller held the component's drift from apply, as a drift
+    /// policy of `alertOnly` or `ignore` does. Held drift stays by choice, so the
+    /// component counts as converged.
+    pub held: bool,
 }
 
 /// The outcome of one pass, component by component in dependency order.
@@ -123,11 +127,11 @@ impl PassReport {
             .any(|report| report.status != Status::Unsupported && !report.changes.is_empty())
     }
 
-    /// Returns whether every component is converged.
+    /// Returns whether every component is converged or holds its drift by choice.
     pub fn is_converged(&self) -> bool {
         self.components
             .iter()
-            .all(|report| report.status.is_converged())
+            .all(|report| report.status.is_converged() || report.held)
     }
 
     /// Returns the report of one component.
@@ -216,6 +220,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
             changes: Vec::new(),
             applied: false,
             refused: false,
+            held: false,
         });
         reports[index] = Some(report);
     }
@@ -241,6 +246,7 @@ fn unsupported_report(id: ComponentId, resources: &[String]) -> ComponentReport 
         changes: Vec::new(),
         applied: false,
         refused: false,
+        held: false,
     }
 }
 
@@ -356,7 +362,7 @@ impl ComponentRun {
         if let Some(why) = &self.hold {
             let reason = format!("{why}: not applied ({})", summarize(&changes));
             let mut held = report(id, Status::Drifted, reason, changes, false);
-            held.refused = true;
+            held.held = true;
             return (held, outputs);
         }
         if !unsettled.is_empty() {
@@ -477,6 +483,7 @@ fn report(
         changes,
         applied,
         refused: false,
+        held: false,
     }
 }
 
@@ -941,7 +948,8 @@ pub(crate) mod tests {
         );
         assert_eq!(network.changes.len(), 1);
         assert!(!network.applied);
-        assert!(network.refused, "only a person or a file change moves it");
+        assert!(network.held);
+        assert!(!network.refused, "held drift is a choice, not a refusal");
     }
 
     #[tokio::test]

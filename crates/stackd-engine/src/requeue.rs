@@ -113,6 +113,7 @@ mod tests {
             changes: Vec::new(),
             applied: false,
             refused,
+            held: false,
         }
     }
 

@@ -45,7 +45,8 @@ pub enum Command {
     /// Apply the file to AWS.
     ///
     /// With --once: plan, apply, wait for convergence up to --wait, print what
-    /// changed. Exit codes: 0 converged, 1 error, 3 refused by a guard (the
+    /// changed. Exit codes: 0 converged (drift left in place by an alertOnly or
+    /// ignore policy counts as converged), 1 error, 3 refused by a guard (the
     /// credentials belong to another account than the file's, the write lease
     /// held by another run past --lock-timeout, a resource owned by someone
     /// else, a deletion or replacement not allowed), 4 not converged within

@@ -128,6 +128,7 @@ mod tests {
             changes,
             applied: false,
             refused: false,
+            held: false,
         }
     }
 

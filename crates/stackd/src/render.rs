@@ -70,7 +70,7 @@ pub fn reconcile(stack: &Stack, report: &ConvergeReport) -> String {
         let changed: Vec<&ComponentReport> = pass
             .components
             .iter()
-            .filter(|component| component.applied || component.refused)
+            .filter(|component| component.applied || component.refused || component.held)
             .collect();
         if changed.is_empty() {
             continue;

@@ -681,3 +681,44 @@ fn alert_test_retries_after_429_with_retry_after() {
     );
     assert_no_secret("alert test's output", &common::describe(&output), &slack);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_leaves_alert_only_drift_and_succeeds() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let workspace = Workspace::new(&alert_only_security_groups());
+    let slack = Slack::start(Mode::Ok);
+    let ec2 = ec2(&emulator).await;
+    let once = [
+        "reconcile",
+        "--once",
+        "--requeue-after",
+        "1s",
+        "--wait",
+        "60s",
+        "--alert",
+    ];
+    let created = run(&workspace, &slack, &emulator, &once);
+    assert_eq!(
+        created.status.code(),
+        Some(0),
+        "{}",
+        common::describe(&created)
+    );
+
+    // A rule added in the console stays: the policy alerts and changes nothing,
+    // which is what the file asks for, so the run succeeds.
+    let group = endpoints_group(&ec2).await;
+    open_ssh(&ec2, &group).await;
+    emulator.reset_calls();
+    let held = run(&workspace, &slack, &emulator, &once);
+    assert_eq!(held.status.code(), Some(0), "{}", common::describe(&held));
+    let text = common::stdout(&held);
+    assert!(
+        text.contains("drift policy alertOnly: not applied"),
+        "{text}"
+    );
+    assert_eq!(common::stack_writes(&emulator), Vec::new(), "no write");
+    let bodies = slack.bodies();
+    assert_eq!(bodies.len(), 1, "one alert: {bodies:#?}");
+    assert!(bodies[0].contains("security-groups"), "{}", bodies[0]);
+}

@@ -80,7 +80,7 @@ fn outcome(report: &ComponentReport, mode: Mode) -> Outcome {
     match report.status {
         Status::Synced | Status::Ready if report.applied => Outcome::Corrected,
         Status::Progressing if report.applied => Outcome::Correcting,
-        Status::Drifted if report.refused => Outcome::Held,
+        Status::Drifted if report.held => Outcome::Held,
         _ => Outcome::NotCorrected(report.reason.clone()),
     }
 }
@@ -102,6 +102,7 @@ mod tests {
             )],
             applied,
             refused,
+            held: false,
         }
     }
 
@@ -138,7 +139,10 @@ mod tests {
                 Outcome::Correcting,
             ),
             (
-                report(Status::Drifted, false, true),
+                ComponentReport {
+                    held: true,
+                    ..report(Status::Drifted, false, false)
+                },
                 Mode::Apply,
                 Outcome::Held,
             ),

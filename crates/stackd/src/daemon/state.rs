@@ -272,6 +272,7 @@ mod tests {
                     changes: Vec::new(),
                     applied: false,
                     refused: false,
+                    held: false,
                 })
                 .collect(),
             duration: Duration::from_millis(300),
