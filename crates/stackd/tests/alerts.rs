@@ -34,6 +34,8 @@ enum Mode {
     RateLimitedOnce,
     /// Reads the request and never responds.
     Hang,
+    /// Responds 200 to the first request after 3 s, then at once.
+    SlowFirst,
 }
 
 /// One POST the listener received.
@@ -134,6 +136,10 @@ impl Slack {
                 Mode::Hang => {
                     std::thread::sleep(Duration::from_secs(3600));
                     return;
+                }
+                Mode::SlowFirst if first => {
+                    std::thread::sleep(Duration::from_secs(3));
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
                 }
                 Mode::RateLimitedOnce if first => {
                     "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 12\r\n\r\nrate_limited"
@@ -721,4 +727,63 @@ async fn once_leaves_alert_only_drift_and_succeeds() {
     let bodies = slack.bodies();
     assert_eq!(bodies.len(), 1, "one alert: {bodies:#?}");
     assert!(bodies[0].contains("security-groups"), "{}", bodies[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_sends_the_queued_alerts_before_the_exit() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let workspace =
+        Workspace::new(&common::stack_text().replace("    language: fr\n", "    language: en\n"));
+    let slack = Slack::start(Mode::SlowFirst);
+    let ec2 = ec2(&emulator).await;
+
+    // A --once run creates the stack and records it as converged.
+    let created = run(
+        &workspace,
+        &slack,
+        &emulator,
+        &[
+            "reconcile",
+            "--once",
+            "--requeue-after",
+            "1s",
+            "--wait",
+            "60s",
+        ],
+    );
+    assert_eq!(
+        created.status.code(),
+        Some(0),
+        "{}",
+        common::describe(&created)
+    );
+
+    // Two drifts on two components: the daemon's first pass queues two messages,
+    // and the webhook takes 3 s to accept the first.
+    open_ssh(&ec2, &endpoints_group(&ec2).await).await;
+    let (table, _) = private_a_default_route(&ec2).await;
+    ec2.delete_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let mut daemon = Daemon::start(&emulator, &workspace, &slack);
+    eventually("the first message", FIRST_PASS_TIMEOUT, || {
+        !slack.received().is_empty()
+    });
+
+    // SIGTERM while the first message is in flight and the second queued.
+    daemon.terminate();
+    assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
+    let bodies = slack.bodies();
+    assert_eq!(bodies.len(), 2, "both messages went out: {bodies:#?}");
+    assert!(
+        bodies.iter().any(|body| body.contains("security-groups")),
+        "{bodies:#?}"
+    );
+    assert!(
+        bodies.iter().any(|body| body.contains("network")),
+        "{bodies:#?}"
+    );
 }

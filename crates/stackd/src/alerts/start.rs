@@ -86,12 +86,18 @@ impl Started {
     /// Waits for the queued messages to go out, then logs what failed. Returns
     /// false when a message could not be sent.
     pub async fn finish(self) -> bool {
+        self.finish_within(DRAIN_TIMEOUT).await
+    }
+
+    /// Waits at most `timeout` for the queued messages to go out, then logs what
+    /// failed. Returns false when a message could not be sent.
+    pub async fn finish_within(self, timeout: Duration) -> bool {
         drop(self.alerter);
         let Some(task) = self.task else {
             return true;
         };
-        if !sender::drain(task, DRAIN_TIMEOUT).await {
-            tracing::error!(timeout = ?DRAIN_TIMEOUT, "gave up waiting for the Slack alerts to go out");
+        if !sender::drain(task, timeout).await {
+            tracing::error!(?timeout, "gave up waiting for the Slack alerts to go out");
             return false;
         }
         let Some(counters) = self.counters else {

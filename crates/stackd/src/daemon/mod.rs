@@ -233,6 +233,11 @@ pub async fn run(args: &ReconcileArgs) -> anyhow::Result<u8> {
     if let Some(lease) = &lease {
         lease.release().await;
     }
+    // The alerts of the last pass may still be queued: they go out within the
+    // same bound as the pass in flight, and a second signal exits at once.
+    if let Some(alerts) = alerts {
+        alerts.finish_within(args.shutdown_timeout).await;
+    }
     server.abort();
     tracing::info!("daemon stopped");
     Ok(exit_code)
