@@ -787,3 +787,62 @@ async fn sigterm_sends_the_queued_alerts_before_the_exit() {
         "{bodies:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocked_component_alerts_once_after_failed_passes() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    // Someone else's cache has the stack's cache name, so cache/main stays blocked.
+    aws_sdk_elasticache::Client::new(&common::sdk_config(&emulator).await)
+        .create_serverless_cache()
+        .serverless_cache_name("beezyup-prod-c01")
+        .engine("valkey")
+        .send()
+        .await
+        .expect("the hand-made cache is created");
+    let workspace =
+        Workspace::new(&common::stack_text().replace("    language: fr\n", "    language: en\n"));
+    let slack = Slack::start(Mode::Ok);
+    let mut daemon = Daemon::start(&emulator, &workspace, &slack);
+
+    // The file sets errorAfterFailedPasses: 3, so the first passes say nothing.
+    eventually("the first pass", FIRST_PASS_TIMEOUT, || {
+        daemon.passes() >= 1
+    });
+    let failing: Vec<String> = slack
+        .bodies()
+        .into_iter()
+        .filter(|body| body.contains("fails to converge"))
+        .collect();
+    assert_eq!(
+        failing,
+        Vec::<String>::new(),
+        "no alert on the first failure"
+    );
+
+    eventually("the failure alert", PASS_TIMEOUT, || {
+        slack
+            .bodies()
+            .iter()
+            .any(|body| body.contains("cache/main fails to converge"))
+    });
+    let passes = daemon.passes();
+    assert!(passes >= 3, "alerted after {passes} passes");
+    let body = slack
+        .bodies()
+        .into_iter()
+        .find(|body| body.contains("cache/main fails to converge"))
+        .unwrap();
+    assert!(body.contains("belongs to someone else"), "{body}");
+
+    // Later passes fail the same way and post nothing more about it.
+    eventually("three more passes", PASS_TIMEOUT, || {
+        daemon.passes() >= passes + 3
+    });
+    let alerts = slack
+        .bodies()
+        .into_iter()
+        .filter(|body| body.contains("cache/main"))
+        .count();
+    assert_eq!(alerts, 1, "{:#?}", slack.bodies());
+    daemon.terminate();
+}
