@@ -711,8 +711,8 @@ async fn once_leaves_alert_only_drift_and_succeeds() {
         common::describe(&created)
     );
 
-    // A rule added in the console stays: the policy alerts and changes nothing,
-    // which is what the file asks for, so the run succeeds.
+    // A rule added in the console stays: the policy sends an alert and changes nothing,
+    // as the file sets, so the run succeeds.
     let group = endpoints_group(&ec2).await;
     open_ssh(&ec2, &group).await;
     emulator.reset_calls();
@@ -804,7 +804,7 @@ async fn blocked_component_alerts_once_after_failed_passes() {
     let slack = Slack::start(Mode::Ok);
     let mut daemon = Daemon::start(&emulator, &workspace, &slack);
 
-    // The file sets errorAfterFailedPasses: 3, so the first passes say nothing.
+    // The file sets errorAfterFailedPasses: 3, so the first passes post no alert.
     eventually("the first pass", FIRST_PASS_TIMEOUT, || {
         daemon.passes() >= 1
     });
