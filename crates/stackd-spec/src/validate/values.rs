@@ -131,13 +131,105 @@ pub(crate) fn is_region(region: &str) -> bool {
         && last.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Checks the stack's region name.
+/// The AWS regions open when this release was written. A region missing here is
+/// accepted with a warning, since AWS opens new ones.
+const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// Checks the stack's region name: an error when it is not shaped like one, a
+/// warning when it is not a region that this release knows.
 pub(crate) fn check_region(context: &mut Context<'_>, at: &str, region: &str) {
     if !is_region(region) {
         context
             .error(at, format!("invalid region \"{region}\""))
             .set_help("write a region name such as eu-west-3 or us-east-1");
+        return;
     }
+    if KNOWN_REGIONS.contains(&region) {
+        return;
+    }
+    let help = match closest_region(region) {
+        Some(known) => format!(
+            "did you mean {known}? A region newer than this release of stackd is used as written"
+        ),
+        None => "check the spelling; a region newer than this release of stackd is used as written"
+            .to_owned(),
+    };
+    context
+        .warning(at, format!("unknown region \"{region}\""))
+        .set_help(help);
+}
+
+/// Returns the known region within two edits of `region`, if exactly one is.
+fn closest_region(region: &str) -> Option<&'static str> {
+    let near: Vec<&'static str> = KNOWN_REGIONS
+        .iter()
+        .copied()
+        .filter(|known| edit_distance(known, region) <= 2)
+        .collect();
+    match near.as_slice() {
+        [one] => Some(one),
+        _ => near
+            .iter()
+            .copied()
+            .find(|known| edit_distance(known, region) == 1),
+    }
+}
+
+/// Levenshtein distance between two ASCII strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &x) in a.as_bytes().iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &y) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(x != y));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// Checks that an availability zone name belongs to `region`, such as `eu-west-3a`.
@@ -435,6 +527,15 @@ pub(crate) fn check_no_repeats(context: &mut Context<'_>, at: &str, ids: &[Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_region_suggests_the_nearest_known_one() {
+        assert_eq!(closest_region("eu-west-33"), Some("eu-west-3"));
+        assert_eq!(closest_region("eu-wset-3"), Some("eu-west-3"));
+        assert_eq!(closest_region("xx-nowhere-9"), None);
+        assert_eq!(edit_distance("eu-west-3", "eu-west-3"), 0);
+        assert_eq!(edit_distance("eu-west-1", "eu-west-3"), 1);
+    }
 
     #[test]
     fn bucket_names_follow_s3_rules() {
