@@ -175,7 +175,7 @@ const KNOWN_REGIONS: &[&str] = &[
 ];
 
 /// Checks the stack's region name: an error when it is not shaped like one, a
-/// warning when it is not a region that this release knows.
+/// warning when it is not in the list of regions of this release.
 pub(crate) fn check_region(context: &mut Context<'_>, at: &str, region: &str) {
     if !is_region(region) {
         context
