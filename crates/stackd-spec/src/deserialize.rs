@@ -171,6 +171,7 @@ fn describe(document: &Document, file: &str, at: &str, message: &str) -> Diagnos
         }
     } else if message.starts_with("invalid type: ") {
         diagnostic.help = type_help(value_at(&document.value, at, positions), message);
+        diagnostic.message = plain_type_names(&diagnostic.message);
     } else if message.starts_with("invalid value: integer") {
         diagnostic.help = Some("write a whole number in the range the field allows".to_owned());
     }
@@ -203,6 +204,21 @@ fn expected_fields(expected: &[String]) -> String {
     }
     let quoted: Vec<_> = expected.iter().map(|name| format!("`{name}`")).collect();
     format!("expected one of {}", quoted.join(", "))
+}
+
+/// Replaces Rust's type names at the end of a serde message, such as
+/// `expected i64`, with the words a YAML author uses.
+fn plain_type_names(message: &str) -> String {
+    let Some((head, expected)) = message.rsplit_once(", expected ") else {
+        return message.to_owned();
+    };
+    let plain = match expected {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "f32" | "f64" => "a number",
+        other => other,
+    };
+    format!("{head}, expected {plain}")
 }
 
 fn type_help(value: Option<&Value>, message: &str) -> Option<String> {
@@ -271,6 +287,18 @@ fn value_at<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_type_names_become_plain_words() {
+        assert_eq!(
+            plain_type_names("invalid type: string \"80\", expected i64"),
+            "invalid type: string \"80\", expected an integer"
+        );
+        assert_eq!(
+            plain_type_names("invalid type: integer `3`, expected a string"),
+            "invalid type: integer `3`, expected a string"
+        );
+    }
 
     #[test]
     fn backticked_reads_field_and_expected_names() {
