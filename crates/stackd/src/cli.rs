@@ -113,10 +113,10 @@ pub struct AwsArgs {
     /// Send every AWS call to this endpoint instead of AWS's own, such as the
     /// local emulator at http://127.0.0.1:5000. Credentials then come from the
     /// environment or a profile only, never from instance metadata.
-    #[arg(long, env = "STACKD_ENDPOINT_URL", value_name = "URL")]
+    #[arg(long, env = "STACKD_ENDPOINT_URL", value_name = "URL", value_parser = parse_endpoint_url)]
     pub endpoint_url: Option<String>,
-    /// Maximum number of components observing or applying at the same time.
-    #[arg(long, default_value_t = 8)]
+    /// Maximum number of components observing or applying at the same time, 1 or more.
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub concurrency: usize,
 }
 
@@ -243,6 +243,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Checks an endpoint URL up front: an http or https URL with a host, such as
+/// http://127.0.0.1:5000.
+fn parse_endpoint_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| format!("\"{text}\" is not an http:// or https:// URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("\"{text}\" has no host"));
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +265,24 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn endpoint_url_needs_a_scheme_and_a_host() {
+        assert_eq!(
+            parse_endpoint_url("http://127.0.0.1:5000"),
+            Ok("http://127.0.0.1:5000".to_owned())
+        );
+        assert!(parse_endpoint_url("not-a-url").is_err());
+        assert!(parse_endpoint_url("http://:5000").is_err());
+        assert!(parse_endpoint_url("ftp://host").is_err());
+    }
+
+    #[test]
+    fn concurrency_of_zero_is_rejected() {
+        let error = Cli::try_parse_from(["stackd", "plan", "-f", "x.yaml", "--concurrency", "0"])
+            .expect_err("0 is rejected");
+        assert!(error.to_string().contains("--concurrency"), "{error}");
     }
 
     #[test]
