@@ -286,7 +286,7 @@ impl ComponentRun {
     ) -> ComponentReport {
         let (report, outputs) = self.reconcile(dependencies).await;
         if report.status == Status::Error {
-            tracing::error!(reason = %report.reason, "component failed");
+            tracing::error!(component = %report.id, reason = %report.reason, "component failed");
         }
         let held = self.hold.is_some() && report.status == Status::Drifted;
         let _ = sender.send(Some(Settled {
