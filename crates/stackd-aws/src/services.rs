@@ -7,6 +7,9 @@
 //! tags tell whether it is ours. A service that left the file is deleted by the
 //! compute component, because it must be gone before its capacity provider and
 //! its cluster can be.
+//!
+//! NOTE: the revisions of a service that left the file stay registered (ACTIVE):
+//! nothing deregisters them yet.
 
 mod apply;
 mod diff;
@@ -19,7 +22,9 @@ use crate::{caches, compute, iam, load_balancers, network, security_groups};
 use async_trait::async_trait;
 use serde::Serialize;
 use stackd_engine::{Component, ComponentError, ComponentId, Inputs, Outputs, Planned, Readiness};
-use stackd_spec::model::{CacheAttribute, Interpolation, Service, ServiceAttribute, Stack, Template};
+use stackd_spec::model::{
+    CacheAttribute, Interpolation, Service, ServiceAttribute, Stack, Template,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use diff::Action;
@@ -259,10 +264,7 @@ impl Resolved {
                 lookup(
                     iam_id.clone(),
                     iam::outputs::role_arn(role),
-                    format!(
-                        "role {}",
-                        context.role_names.get(role).unwrap_or(role)
-                    ),
+                    format!("role {}", context.role_names.get(role).unwrap_or(role)),
                 )
             })
         };

@@ -1,9 +1,7 @@
 //! Carries out a service plan, one call per action, in the order the diff planned them.
 
 use super::diff::{Action, ServiceUpdate};
-use super::{
-    COMPATIBILITY, ContainerSpec, Resolved, ServiceContext, ServiceLive, TaskSpec, ids,
-};
+use super::{COMPATIBILITY, ContainerSpec, Resolved, ServiceContext, ServiceLive, TaskSpec, ids};
 use crate::tags::{TagDelta, Tagger};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
@@ -62,7 +60,10 @@ pub(super) async fn apply(
     Ok(())
 }
 
-fn revision_of<'a>(target: &Target<'_>, revision: Option<&'a str>) -> Result<&'a str, ComponentError> {
+fn revision_of<'a>(
+    target: &Target<'_>,
+    revision: Option<&'a str>,
+) -> Result<&'a str, ComponentError> {
     revision.ok_or_else(|| {
         ComponentError::Unexpected(format!(
             "{} has no task definition revision to run",
@@ -157,10 +158,9 @@ async fn register_task_definition(target: &Target<'_>) -> Result<String, Compone
         .iter()
         .map(|(name, spec)| container_definition(name, spec))
         .collect::<Result<Vec<_>, _>>()?;
-    let tags = target.tagger.desired(
-        &ids::task_definition(&target.desired.id),
-        family,
-    );
+    let tags = target
+        .tagger
+        .desired(&ids::task_definition(&target.desired.id), family);
     let response = target
         .client
         .register_task_definition()
@@ -177,9 +177,14 @@ async fn register_task_definition(target: &Target<'_>) -> Result<String, Compone
         .await
         .map_err(|error| ComponentError::call(format!("RegisterTaskDefinition {family}"), error))?;
     let definition = response.task_definition().ok_or_else(|| {
-        ComponentError::Unexpected(format!("RegisterTaskDefinition {family} returned no revision"))
+        ComponentError::Unexpected(format!(
+            "RegisterTaskDefinition {family} returned no revision"
+        ))
     })?;
-    let arn = definition.task_definition_arn().unwrap_or_default().to_owned();
+    let arn = definition
+        .task_definition_arn()
+        .unwrap_or_default()
+        .to_owned();
     tracing::info!(%family, revision = definition.revision(), "registered task definition revision");
     Ok(arn)
 }
@@ -255,7 +260,9 @@ async fn create_service(target: &Target<'_>, revision: &str) -> Result<(), Compo
         .set_launch_type(launch_type)
         .network_configuration(network_configuration(target.resolved)?)
         .set_load_balancers(Some(load_balancers(target.resolved)))
-        .set_tags(Some(ecs_tags(&target.tagger.desired(&logical_id, &desired.name))))
+        .set_tags(Some(ecs_tags(
+            &target.tagger.desired(&logical_id, &desired.name),
+        )))
         .client_token(&token[..CLIENT_TOKEN_LENGTH])
         .send()
         .await

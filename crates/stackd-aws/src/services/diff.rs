@@ -17,11 +17,17 @@ pub enum Action {
     /// Registers a new revision of the family from the file, with its tags.
     RegisterTaskDefinition,
     /// Sets the tags of the latest revision, which is otherwise as the file wants it.
-    RetagTaskDefinition { arn: String, delta: TagDelta },
+    RetagTaskDefinition {
+        arn: String,
+        delta: TagDelta,
+    },
     CreateService,
     /// One UpdateService call that sets the fields named here.
     UpdateService(ServiceUpdate),
-    RetagService { arn: String, delta: TagDelta },
+    RetagService {
+        arn: String,
+        delta: TagDelta,
+    },
 }
 
 /// The fields that an UpdateService call sets. The others keep their live value.
@@ -214,7 +220,11 @@ fn diff_service(
             && change.push_if_differs("desiredCount", found.desired_count, desired.desired_count),
         network: {
             let live_network = json!(found.network.clone().unwrap_or_default());
-            let fields = differences("networkConfiguration", &live_network, &json!(resolved.network));
+            let fields = differences(
+                "networkConfiguration",
+                &live_network,
+                &json!(resolved.network),
+            );
             let differs = !fields.is_empty();
             for field in fields {
                 change.push_if_differs(field.path, field.live, field.desired);

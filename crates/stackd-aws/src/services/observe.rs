@@ -38,7 +38,12 @@ pub(super) async fn observe(
     let service = match service {
         Some(service) => {
             let live = live_service(&service);
-            check_owner(&desired.name, &live.tags, tagger, &ids::service(&desired.id))?;
+            check_owner(
+                &desired.name,
+                &live.tags,
+                tagger,
+                &ids::service(&desired.id),
+            )?;
             Some(live)
         }
         None => None,
@@ -134,9 +139,7 @@ async fn describe_service(
     Ok(response
         .services()
         .iter()
-        .find(|service| {
-            service.service_name() == Some(name) && service.status() != Some(INACTIVE)
-        })
+        .find(|service| service.service_name() == Some(name) && service.status() != Some(INACTIVE))
         .cloned())
 }
 
@@ -273,9 +276,10 @@ fn live_service(service: &Service) -> LiveService {
             subnets: awsvpc.subnets().iter().cloned().collect(),
             security_groups: awsvpc.security_groups().iter().cloned().collect(),
             // ECS reports DISABLED when the request left the field out.
-            assign_public_ip: awsvpc
-                .assign_public_ip()
-                .map_or_else(|| "DISABLED".to_owned(), |assign| assign.as_str().to_owned()),
+            assign_public_ip: awsvpc.assign_public_ip().map_or_else(
+                || "DISABLED".to_owned(),
+                |assign| assign.as_str().to_owned(),
+            ),
         });
     let mut load_balancers: Vec<LiveLoadBalancer> = service
         .load_balancers()

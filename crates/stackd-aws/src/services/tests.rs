@@ -16,8 +16,7 @@ use aws_smithy_mocks::mock;
 use stackd_spec::model::{ContainerDefinition as Container, ServiceLoadBalancer, TargetGroupRef};
 
 const ACCOUNT: &str = "111122223333";
-const TASK_DEFINITION_ARN: &str =
-    "arn:aws:ecs:eu-west-3:111122223333:task-definition/s-api:7";
+const TASK_DEFINITION_ARN: &str = "arn:aws:ecs:eu-west-3:111122223333:task-definition/s-api:7";
 const TARGET_GROUP_ARN: &str =
     "arn:aws:elasticloadbalancing:eu-west-3:111122223333:targetgroup/s-api/0123";
 const EXECUTION_ROLE_ARN: &str = "arn:aws:iam::111122223333:role/s-task-execution";
@@ -263,14 +262,13 @@ fn component(client: aws_sdk_ecs::Client) -> ServiceComponent {
 
 /// Observes the service through mocks that describe `definition` and `service`.
 async fn observe_described(definition: TaskDefinition, service: EcsService) -> ServiceComponent {
-    let describe_definition = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(
-        move || {
+    let describe_definition =
+        mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(move || {
             DescribeTaskDefinitionOutput::builder()
                 .task_definition(definition.clone())
                 .set_tags(Some(ecs_tags("task-definition/api", "s-api")))
                 .build()
-        },
-    );
+        });
     let describe_services = mock!(aws_sdk_ecs::Client::describe_services).then_output(move || {
         DescribeServicesOutput::builder()
             .services(service.clone())
@@ -299,7 +297,9 @@ async fn aws_defaults_make_no_diff() {
     assert!(live.service.is_some(), "the service is observed");
     let plan = component.diff(&live, &inputs());
     assert_eq!(
-        plan.iter().map(|planned| &planned.change).collect::<Vec<_>>(),
+        plan.iter()
+            .map(|planned| &planned.change)
+            .collect::<Vec<_>>(),
         Vec::<&stackd_engine::Change>::new(),
         "an unchanged file plans nothing"
     );
