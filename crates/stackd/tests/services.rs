@@ -214,7 +214,7 @@ async fn network_drift_is_put_back() {
     );
     let shown = stdout(&plan_output);
     assert!(
-        shown.contains("networkConfiguration.assignPublicIp: \"ENABLED\" -> \"DISABLED\""),
+        shown.contains("networkConfiguration.assignPublicIp: ENABLED -> DISABLED"),
         "the plan shows the public IP field: {shown}"
     );
     assert!(
