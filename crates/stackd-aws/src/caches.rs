@@ -19,6 +19,13 @@ pub use retired::RetiredCachesComponent;
 /// The kind name of cache nodes in the graph.
 pub const KIND: &str = "cache";
 
+/// Output keys that dependents read.
+pub mod outputs {
+    pub const ARN: &str = "arn";
+    pub const ENDPOINT_ADDRESS: &str = "endpoint.address";
+    pub const ENDPOINT_PORT: &str = "endpoint.port";
+}
+
 /// The status in which ElastiCache accepts a ModifyServerlessCache call.
 const AVAILABLE: &str = "available";
 
@@ -208,10 +215,10 @@ impl Component for CacheComponent {
     fn outputs(&self, live: &Option<LiveCache>) -> Outputs {
         let mut outputs = Outputs::new();
         if let Some(found) = live {
-            outputs.insert("arn".to_owned(), found.arn.clone());
+            outputs.insert(outputs::ARN.to_owned(), found.arn.clone());
             if let Some((address, port)) = &found.endpoint {
-                outputs.insert("endpoint.address".to_owned(), address.clone());
-                outputs.insert("endpoint.port".to_owned(), port.to_string());
+                outputs.insert(outputs::ENDPOINT_ADDRESS.to_owned(), address.clone());
+                outputs.insert(outputs::ENDPOINT_PORT.to_owned(), port.to_string());
             }
         }
         outputs

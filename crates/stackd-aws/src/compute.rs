@@ -21,6 +21,7 @@ use stackd_spec::model::Compute;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use diff::Action;
+pub(crate) use diff::desired_cluster_providers;
 
 /// The kind name of the compute node in the graph.
 pub const KIND: &str = "compute";
@@ -380,6 +381,12 @@ impl Component for ComputeComponent {
                 .filter(|status| status.ends_with("_IN_PROGRESS"))
             {
                 pending.push(format!("{id} is {status}"));
+            }
+        }
+        // A deleted service drains its tasks before ECS marks it INACTIVE.
+        for (id, service) in &live.leftover_services {
+            if service.status == "DRAINING" {
+                pending.push(format!("{id} is DRAINING"));
             }
         }
         for (id, cluster) in &live.clusters {

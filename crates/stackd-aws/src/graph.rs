@@ -12,9 +12,10 @@ use crate::iam::{IamComponent, TemplateValues};
 use crate::load_balancers::LoadBalancerComponent;
 use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
+use crate::services::{ServiceComponent, ServiceContext};
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{apis, caches, compute, load_balancers, network, security_groups, vpc_endpoints};
+use crate::{apis, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 use std::collections::BTreeSet;
@@ -127,31 +128,15 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             .collect(),
     )));
     for service in &stack.services {
-        let mut needs = vec![
-            network_id.clone(),
-            groups_id.clone(),
-            ComponentId::single(compute::KIND),
-        ];
-        if let Some(balancer) = &service.load_balancer {
-            needs.push(ComponentId::named(
-                load_balancers::KIND,
-                &balancer.target_group.load_balancer,
-            ));
-        }
-        needs.extend(
-            stack
-                .caches
-                .iter()
-                .map(|cache| ComponentId::named(caches::KIND, &cache.id)),
-        );
-        nodes.push(Node::unsupported(
-            ComponentId::named("service", &service.id),
-            needs,
-            vec![format!(
-                "task-definition/{}",
-                service.task_definition.family
-            )],
-        ));
+        // The containers may read any cache's endpoint, so the service waits for them all.
+        let caches = stack.caches.iter().map(|cache| cache.id.clone()).collect();
+        nodes.push(Node::component(ServiceComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            service.clone(),
+            ServiceContext::from_stack(stack, service),
+            caches,
+        )));
     }
     for api in &stack.apis {
         let needs = vec![

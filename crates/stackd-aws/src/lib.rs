@@ -24,6 +24,7 @@ mod load_balancers;
 mod mocks;
 mod network;
 mod security_groups;
+mod services;
 mod tags;
 mod vpc_endpoints;
 

@@ -572,6 +572,16 @@ pub struct Service {
     pub security_groups: Vec<String>,
     pub load_balancer: Option<ServiceLoadBalancer>,
     pub task_definition: TaskDefinition,
+    /// Attributes that stackd sets on creation only and never reverts afterwards.
+    #[serde(default)]
+    pub ignore_changes: Vec<ServiceAttribute>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ServiceAttribute {
+    /// Handed to Application Auto Scaling, which then owns the count.
+    DesiredCount,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -6,7 +6,9 @@ DescribeCapacityProviders without names, Auto Scaling updates that leave the
 mixed instances policy out, the AWS managed IAM policies, which moto leaves
 out unless configured to load them, ElastiCache Serverless, which module
 ``elasticache_serverless`` adds, and the read-back of CloudFront origins and
-ETags, which module ``cloudfront_distributions`` fixes. Each module's
+ETags, which module ``cloudfront_distributions`` fixes, and ECS capacity
+provider strategies on services, awsvpc read-back and task definition
+defaults, which module ``ecs_services`` adds. Each module's
 docstring lists the AWS behaviour it reproduces. Planned: API Gateway v2
 UpdateStage. ``install()`` runs once, before the server builds its WSGI app,
 so a patch made here is in place for every request.
@@ -55,7 +57,7 @@ from __future__ import annotations
 
 import threading
 
-from . import cloudfront_distributions, elasticache_serverless
+from . import cloudfront_distributions, ecs_services, elasticache_serverless
 
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -182,3 +184,4 @@ def install() -> None:
     _patch_autoscaling_update_keeps_mixed_instances_policy()
     elasticache_serverless.install()
     cloudfront_distributions.install()
+    ecs_services.install()

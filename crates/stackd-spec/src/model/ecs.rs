@@ -20,6 +20,15 @@ pub struct Service {
     pub security_groups: Vec<String>,
     pub load_balancer: Option<ServiceLoadBalancer>,
     pub task_definition: TaskDefinition,
+    /// Attributes that stackd sets on creation and never reverts afterwards.
+    pub ignore_changes: Vec<ServiceAttribute>,
+}
+
+/// A service attribute that another system can own, such as Application Auto Scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ServiceAttribute {
+    DesiredCount,
 }
 
 /// Registration of one container port with a target group.

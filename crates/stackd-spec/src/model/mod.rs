@@ -38,7 +38,9 @@ pub use compute::{
     CapacityProviderStrategyItem, Cluster, Compute, LaunchTemplate, ManagedScaling,
     SpotAllocationStrategy, SpotOptions,
 };
-pub use ecs::{ContainerDefinition, Service, ServiceLoadBalancer, TaskDefinition};
+pub use ecs::{
+    ContainerDefinition, Service, ServiceAttribute, ServiceLoadBalancer, TaskDefinition,
+};
 pub use elasticache::{CacheEngine, CacheUsageLimits, ServerlessCache};
 pub use iam::{Effect, Iam, InlinePolicy, PolicyStatement, Role, User};
 pub use lease::Lease;

@@ -98,6 +98,7 @@ pub(super) fn services(
             security_groups: service.security_groups.clone(),
             load_balancer,
             task_definition,
+            ignore_changes: ignore_changes(&service.ignore_changes),
         });
     }
     services
@@ -397,4 +398,18 @@ fn check_variable_name(context: &mut Context<'_>, at: &str, name: &str) {
             .error_at_key(at, format!("invalid environment variable name \"{name}\""))
             .set_help("use letters, digits and underscores, not starting with a digit");
     }
+}
+
+/// Converts the attributes that the file hands to another system, without repeats.
+fn ignore_changes(attributes: &[raw::ServiceAttribute]) -> Vec<model::ServiceAttribute> {
+    let mut ignored = Vec::new();
+    for attribute in attributes {
+        let attribute = match attribute {
+            raw::ServiceAttribute::DesiredCount => model::ServiceAttribute::DesiredCount,
+        };
+        if !ignored.contains(&attribute) {
+            ignored.push(attribute);
+        }
+    }
+    ignored
 }
