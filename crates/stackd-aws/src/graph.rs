@@ -1,6 +1,7 @@
 //! Builds the engine's graph for a validated stack: one node per component, with
 //! the kinds stackd cannot reconcile yet listed as unsupported.
 
+use crate::apis::ApiComponent;
 use crate::bucket_policies::BucketPolicyComponent;
 use crate::buckets::BucketComponent;
 use crate::caches::CacheComponent;
@@ -13,7 +14,7 @@ use crate::network::NetworkComponent;
 use crate::security_groups::SecurityGroupsComponent;
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{apis, caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints};
+use crate::{caches, compute, iam, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 use std::collections::BTreeSet;
@@ -144,19 +145,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         ));
     }
     for api in &stack.apis {
-        let needs = vec![
-            network_id.clone(),
-            groups_id.clone(),
-            ComponentId::named(
-                load_balancers::KIND,
-                &api.integration.listener.load_balancer,
-            ),
-        ];
-        nodes.push(Node::unsupported(
-            ComponentId::named(apis::KIND, &api.id),
-            needs,
-            Vec::new(),
-        ));
+        nodes.push(Node::component(ApiComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            api.clone(),
+        )));
     }
     for distribution in &stack.distributions {
         nodes.push(Node::component(DistributionComponent::new(
