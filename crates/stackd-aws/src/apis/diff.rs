@@ -98,8 +98,8 @@ fn shown(ids: &BTreeSet<String>, complete: bool) -> Value {
 }
 
 /// Plans the steps that bring the API and its parts to the file, in the order apply
-/// runs them: the API and the VPC link, then the authorizer and the integration that
-/// routes point at, the routes, the stage, and last the routes that left the file.
+/// runs them. The authorizer and the integration come before the routes that point
+/// at them, and the routes that left the file are deleted last.
 pub(crate) fn diff(
     component: &ApiComponent,
     live: &ApiLive,
@@ -439,8 +439,8 @@ fn diff_integration(
     }
 }
 
-/// The authorization of a route: the JWT authorizer unless the file marks the route
-/// public or has no authorizer.
+/// Returns the authorization type and authorizer id of a route: the JWT authorizer
+/// unless the file marks the route public or has no authorizer.
 fn route_authorization<'a>(
     desired: &HttpApi,
     public: bool,

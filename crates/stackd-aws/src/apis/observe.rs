@@ -67,7 +67,7 @@ pub(super) async fn observe(component: &ApiComponent) -> Result<ApiLive, Compone
     });
     // Integrations have no name or tags: stackd's is the one with its description.
     // NOTE: a create retried after a lost response may leave a second integration
-    // with the same description; the one with the lowest id is used and the other
+    // with the same description. The one with the lowest id is used, and the other
     // stays unused.
     let description = component.integration_description();
     let mut ours: Vec<&Integration> = integrations

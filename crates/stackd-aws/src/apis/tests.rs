@@ -1,4 +1,4 @@
-//! API Gateway answers that moto cannot show, played with aws-smithy-mocks: how the
+//! API Gateway responses that moto cannot show, played with aws-smithy-mocks: how the
 //! service spells what it returns, and what stackd leaves out of its requests.
 
 use super::*;
@@ -166,7 +166,7 @@ fn route(
         .build()
 }
 
-/// Rules that answer every read with a converged API whose CORS configuration is
+/// Builds rules that return, for every read, with a converged API whose CORS configuration is
 /// `cors` and whose stage is `stage`, or no stage.
 fn read_rules(cors: sdk::Cors, stage: Option<RouteSettings>) -> Vec<Rule> {
     let api = live_api(cors);
