@@ -441,10 +441,10 @@ fn diff_integration(
 
 /// Returns the authorization type and authorizer id of a route: the JWT authorizer
 /// unless the file marks the route public or has no authorizer.
-fn route_authorization<'a>(
+fn route_authorization(
     desired: &HttpApi,
     public: bool,
-    authorizer: Option<&'a LiveAuthorizer>,
+    authorizer: Option<&LiveAuthorizer>,
 ) -> (&'static str, Value) {
     if public || desired.jwt_authorizer.is_none() {
         return (AUTHORIZATION_NONE, Value::Null);
