@@ -2,6 +2,7 @@
 //! the kinds stackd cannot reconcile yet listed as unsupported.
 
 use crate::access_keys::AccessKeyComponent;
+use crate::apis::ApiComponent;
 use crate::bucket_policies::BucketPolicyComponent;
 use crate::buckets::BucketComponent;
 use crate::caches::{CacheComponent, RetiredCachesComponent};
@@ -15,7 +16,6 @@ use crate::security_groups::SecurityGroupsComponent;
 use crate::services::{ServiceComponent, ServiceContext};
 use crate::tags::Tagger;
 use crate::vpc_endpoints::VpcEndpointsComponent;
-use crate::{apis, load_balancers, network, security_groups, vpc_endpoints};
 use stackd_engine::{ComponentId, Graph, GraphError, Node};
 use stackd_spec::model::{Origin, Stack};
 use std::collections::BTreeSet;
@@ -23,8 +23,6 @@ use std::collections::BTreeSet;
 /// Builds the graph of every component of the stack, in the order of the file.
 pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphError> {
     let tagger = Tagger::new(&stack.name, &stack.tags);
-    let network_id = ComponentId::single(network::KIND);
-    let groups_id = ComponentId::single(security_groups::KIND);
 
     let mut nodes = vec![
         Node::component(NetworkComponent::new(
@@ -139,19 +137,11 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
         )));
     }
     for api in &stack.apis {
-        let needs = vec![
-            network_id.clone(),
-            groups_id.clone(),
-            ComponentId::named(
-                load_balancers::KIND,
-                &api.integration.listener.load_balancer,
-            ),
-        ];
-        nodes.push(Node::unsupported(
-            ComponentId::named(apis::KIND, &api.id),
-            needs,
-            Vec::new(),
-        ));
+        nodes.push(Node::component(ApiComponent::new(
+            clients.clone(),
+            tagger.clone(),
+            api.clone(),
+        )));
     }
     for distribution in &stack.distributions {
         nodes.push(Node::component(DistributionComponent::new(
@@ -178,7 +168,6 @@ pub fn build_graph(stack: &Stack, clients: &AwsClients) -> Result<Graph, GraphEr
             )));
         }
     }
-    let _ = vpc_endpoints::KIND;
     Graph::new(list_waiting_nodes(nodes))
 }
 

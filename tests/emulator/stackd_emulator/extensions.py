@@ -5,13 +5,14 @@ atomicity of S3 conditional writes (If-Match, If-None-Match), ECS
 DescribeCapacityProviders without names, Auto Scaling updates that leave the
 mixed instances policy out, the AWS managed IAM policies, which moto leaves
 out unless configured to load them, ElastiCache Serverless, which module
-``elasticache_serverless`` adds, and the read-back of CloudFront origins and
-ETags, which module ``cloudfront_distributions`` fixes, and ECS capacity
-provider strategies on services, awsvpc read-back and task definition
-defaults, which module ``ecs_services`` adds. Each module's
-docstring lists the AWS behaviour it reproduces. Planned: API Gateway v2
-UpdateStage. ``install()`` runs once, before the server builds its WSGI app,
-so a patch made here is in place for every request.
+``elasticache_serverless`` adds, the read-back of CloudFront origins and
+ETags, which module ``cloudfront_distributions`` fixes, ECS capacity provider
+strategies on services, awsvpc read-back and task definition defaults, which
+module ``ecs_services`` adds, and API Gateway v2 UpdateStage, GetAuthorizers
+and VPC link status, which module ``apigatewayv2_http_apis`` adds. Each
+module's docstring lists the AWS behaviour it reproduces. ``install()`` runs
+once, before the server builds its WSGI app, so a patch made here is in place
+for every request.
 
 Known gaps of moto 5.2.5 that are not patched yet, and that no test relies on:
 NAT gateways are ``available`` in the CreateNatGateway response (AWS says
@@ -57,7 +58,12 @@ from __future__ import annotations
 
 import threading
 
-from . import cloudfront_distributions, ecs_services, elasticache_serverless
+from . import (
+    apigatewayv2_http_apis,
+    cloudfront_distributions,
+    ecs_services,
+    elasticache_serverless,
+)
 
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -185,3 +191,4 @@ def install() -> None:
     elasticache_serverless.install()
     cloudfront_distributions.install()
     ecs_services.install()
+    apigatewayv2_http_apis.install()
