@@ -29,6 +29,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+pub mod proxy;
+
 /// Environment variable naming the Python interpreter that runs the emulator.
 pub const PYTHON_ENV: &str = "STACKD_EMULATOR_PYTHON";
 
