@@ -29,6 +29,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+pub mod proxy;
+
 /// Environment variable naming the Python interpreter that runs the emulator.
 pub const PYTHON_ENV: &str = "STACKD_EMULATOR_PYTHON";
 
@@ -218,9 +220,43 @@ impl Emulator {
             .unwrap_or_else(|error| panic!("failed to reset the emulator's call log: {error:#}"));
     }
 
+    /// Sends one EC2 query-protocol request, such as
+    /// `[("Action", "DescribeVpcs")]`, straight to the emulator and returns
+    /// the XML body of its 200 response. The request carries a test
+    /// credential scope for `eu-west-3` and no real signature, which the
+    /// emulator does not check. For programs without the AWS SDK, such as
+    /// the benchmarks that change a resource behind stackd's back.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the request fails or the emulator returns another status.
+    pub fn ec2_query(&self, parameters: &[(&str, &str)]) -> Result<String> {
+        let mut body = String::from("Version=2016-11-15");
+        for (name, value) in parameters {
+            body.push_str(&format!("&{}={}", form_encode(name), form_encode(value)));
+        }
+        let headers = "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/eu-west-3/ec2/aws4_request, \
+             SignedHeaders=host, Signature=0\r\n";
+        let response = self.http_request("POST", "/", headers, body.as_bytes())?;
+        Ok(String::from_utf8_lossy(&response).into_owned())
+    }
+
     /// Sends one HTTP/1.0 request to a `/_stackd/` endpoint and returns the
     /// body of its 200 response.
     fn control_request(&self, method: &str, path: &str) -> Result<Vec<u8>> {
+        self.http_request(method, path, "", b"")
+    }
+
+    /// Sends one HTTP/1.0 request with `headers` (each line ending in CRLF)
+    /// and `body`, and returns the body of its 200 response.
+    fn http_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>> {
         let address = self
             .endpoint
             .strip_prefix("http://")
@@ -232,10 +268,13 @@ impl Emulator {
 
         // HTTP/1.0 without keep-alive: the server closes the connection
         // after the response, so the response ends at end of stream.
-        let request =
-            format!("{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n");
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {address}\r\n{headers}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
         stream
             .write_all(request.as_bytes())
+            .and_then(|()| stream.write_all(body))
             .with_context(|| format!("failed to send {method} {path}"))?;
         let mut response = Vec::new();
         stream
@@ -276,6 +315,19 @@ impl Drop for Emulator {
             let _ = fs::remove_file(&self.log_path);
         }
     }
+}
+
+/// Percent-encodes a form field name or value.
+fn form_encode(text: &str) -> String {
+    let mut encoded = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// Reads the emulator's stdout until the ready line and returns the

@@ -1,12 +1,15 @@
 //! Developer tasks of the stackd workspace, run as `cargo xtask <task>`.
 //!
 //! `emulator` serves the moto AWS emulator in the foreground, `test` runs
-//! every check CI runs, and `demo` plans and reconciles the sample stack
-//! against a fresh emulator. Each task first creates the emulator's Python
-//! venv under the target directory when it is missing or out of date.
+//! every check CI runs, `bench` runs one benchmark, `faults` runs the full
+//! fault tests, and `demo` plans and reconciles the sample stack against a
+//! fresh emulator. Each task first creates the emulator's Python venv under
+//! the target directory when it is missing or out of date.
 
+mod bench;
 mod demo;
 mod emulator;
+mod faults;
 mod test;
 mod venv;
 
@@ -45,6 +48,18 @@ enum Task {
     },
     /// Plan, reconcile and plan again the sample stack against a fresh emulator.
     Demo,
+    /// Run the full fault tests: 50 seeded creations with 20 % of calls
+    /// faulted, 20 creations killed with SIGKILL, a minute of throttling.
+    Faults,
+    /// Run one benchmark against a fresh emulator and print its figures.
+    Bench {
+        /// The benchmark to run.
+        #[arg(value_enum)]
+        name: bench::Benchmark,
+        /// Measure the release build instead of the debug build.
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +68,8 @@ fn main() -> ExitCode {
         Task::Emulator { port } => emulator::run_foreground(&workspace, port),
         Task::Test { cargo_test_args } => test::run(&workspace, &cargo_test_args),
         Task::Demo => demo::run(&workspace),
+        Task::Faults => faults::run(&workspace),
+        Task::Bench { name, release } => bench::run(&workspace, name, release),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

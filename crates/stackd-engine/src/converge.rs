@@ -85,7 +85,9 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
         ..PassOptions::new(Mode::Apply, options.concurrency)
     };
     let mut passes = Vec::new();
-    let mut failed_in_a_row = 0;
+    // Counted per component: under transient faults different components
+    // fail in different passes, and none of them is stuck.
+    let mut failed_in_a_row: BTreeMap<ComponentId, u32> = BTreeMap::new();
     loop {
         let report = run_pass(graph, &pass_options).await;
         let converged = report.is_converged();
@@ -93,6 +95,13 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
             .components
             .iter()
             .any(|component| component.status == Status::Error);
+        for component in &report.components {
+            if component.status == Status::Error {
+                *failed_in_a_row.entry(component.id.clone()).or_insert(0) += 1;
+            } else {
+                failed_in_a_row.remove(&component.id);
+            }
+        }
         let refused = report.components.iter().any(|component| component.refused);
         let moving = report
             .components
@@ -112,8 +121,10 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
                 outcome: Outcome::Refused,
             };
         }
-        failed_in_a_row = if failed { failed_in_a_row + 1 } else { 0 };
-        if failed_in_a_row >= options.max_failed_passes {
+        let stuck = failed_in_a_row
+            .values()
+            .any(|count| *count >= options.max_failed_passes);
+        if stuck {
             return ConvergeReport {
                 passes,
                 outcome: Outcome::Failed,
@@ -253,6 +264,17 @@ mod tests {
         assert_eq!(report.outcome, Outcome::Failed);
         assert_eq!(report.passes.len(), 3);
         assert_eq!(last_status(&report), Status::Error);
+    }
+
+    #[tokio::test]
+    async fn failures_in_turn_do_not_stop_converge() {
+        // Each component fails every other pass, so some component fails in
+        // 4 passes in a row but none fails twice in a row.
+        let network = Fake::converged("network").with(|state| state.failing_observes = vec![1, 3]);
+        let iam = Fake::converged("iam").with(|state| state.failing_observes = vec![2, 4]);
+        let report = converge(&graph(vec![network.node(), iam.node()]), &options()).await;
+        assert_eq!(report.outcome, Outcome::Converged);
+        assert_eq!(report.passes.len(), 5);
     }
 
     #[tokio::test]

@@ -589,6 +589,8 @@ pub(crate) mod tests {
         /// Value of `settling` after each successful apply. `usize::MAX` never settles.
         pub(crate) settle_after_apply: usize,
         pub(crate) observe_failure: Option<Failure>,
+        /// Numbers (from 1) of the observations that fail with a call error.
+        pub(crate) failing_observes: Vec<usize>,
         pub(crate) apply_failure: Option<Failure>,
         /// A resource that left the file: while the value differs, the diff also
         /// plans its deletion, with the action [`Fake::DELETE`].
@@ -703,6 +705,9 @@ pub(crate) mod tests {
             state.observes += 1;
             if let Some(failure) = state.observe_failure {
                 return Err(failure.error("Describe"));
+            }
+            if state.failing_observes.contains(&state.observes) {
+                return Err(Failure::Call.error("Describe"));
             }
             let progressing = state.settling > 0;
             state.settling = state.settling.saturating_sub(1);

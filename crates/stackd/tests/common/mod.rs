@@ -41,11 +41,14 @@ pub fn stack_text() -> String {
 
 /// Runs the stackd binary against the emulator with test credentials only.
 pub fn stackd(emulator: &Emulator, args: &[&str]) -> Output {
+    stackd_with_endpoint(&emulator.endpoint(), args)
+}
+
+/// Runs the stackd binary against `endpoint`, the emulator or a proxy in
+/// front of it, with test credentials only.
+pub fn stackd_with_endpoint(endpoint: &str, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stackd"));
-    command
-        .args(args)
-        .arg("--endpoint-url")
-        .arg(emulator.endpoint());
+    command.args(args).arg("--endpoint-url").arg(endpoint);
     for name in AWS_ENV_REMOVED {
         command.env_remove(name);
     }
