@@ -271,17 +271,27 @@ impl BucketComponent {
                     configuration = configuration
                         .location_constraint(BucketLocationConstraint::from(self.region.as_str()));
                 }
-                client
+                let created = client
                     .create_bucket()
                     .bucket(bucket)
                     .create_bucket_configuration(configuration.build())
                     .object_ownership(ObjectOwnership::BucketOwnerEnforced)
                     .send()
-                    .await
-                    .map_err(|error| {
-                        ComponentError::call(format!("CreateBucket {bucket}"), error)
-                    })?;
-                tracing::info!(bucket, region = %self.region, "created bucket");
+                    .await;
+                match created {
+                    Ok(_) => tracing::info!(bucket, region = %self.region, "created bucket"),
+                    // The SDK retried a create whose response was lost: the first
+                    // try made the bucket, which observe found missing a moment ago.
+                    Err(error) if error.code() == Some("BucketAlreadyOwnedByYou") => {
+                        tracing::info!(bucket, "created bucket (a retried create found it made)");
+                    }
+                    Err(error) => {
+                        return Err(ComponentError::call(
+                            format!("CreateBucket {bucket}"),
+                            error,
+                        ));
+                    }
+                }
                 // Tags again in case the service ignored those of the create call,
                 // then the settings that CreateBucket does not take.
                 let mut rest = vec![

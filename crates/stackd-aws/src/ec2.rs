@@ -7,6 +7,15 @@ use stackd_engine::ComponentError;
 use std::collections::BTreeMap;
 
 /// Selects the resources of one stack.
+/// Makes the SDK send a create call once. CreateVpc, CreateSubnet,
+/// CreateInternetGateway and AllocateAddress take no client token, so a retry
+/// after a response lost in transit would make a second copy; the next pass finds
+/// a create that took effect by its tags instead.
+pub fn without_retries() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+}
+
 pub fn stack_filter(stack: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{STACK_TAG}"))

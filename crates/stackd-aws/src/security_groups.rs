@@ -670,7 +670,12 @@ async fn authorize(
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| ComponentError::call(format!("{operation} on {group_id}"), error)),
+            .map_err(|error| {
+                (
+                    duplicate(error.code()),
+                    ComponentError::call(format!("{operation} on {group_id}"), error),
+                )
+            }),
         Direction::Egress => client
             .authorize_security_group_egress()
             .group_id(group_id)
@@ -678,9 +683,28 @@ async fn authorize(
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| ComponentError::call(format!("{operation} on {group_id}"), error)),
+            .map_err(|error| {
+                (
+                    duplicate(error.code()),
+                    ComponentError::call(format!("{operation} on {group_id}"), error),
+                )
+            }),
     };
-    sent?;
+    match sent {
+        Ok(()) => {}
+        // The SDK retried a call whose response was lost, and the first try had
+        // added the rules. A rule that someone added meanwhile gives the same
+        // error; the next pass compares the rules again either way.
+        Err((true, _)) => {
+            tracing::info!(
+                group_id,
+                direction = direction.field(),
+                "the rules were already there"
+            );
+            return Ok(());
+        }
+        Err((false, error)) => return Err(error),
+    }
     let shown: Vec<String> = rules.iter().map(|(key, _)| key.to_string()).collect();
     tracing::info!(group_id, direction = direction.field(), rules = ?shown, "authorized rules");
     Ok(())
@@ -724,6 +748,11 @@ async fn revoke(
     let shown: Vec<String> = rules.iter().map(ToString::to_string).collect();
     tracing::info!(group_id, direction = direction.field(), rules = ?shown, "revoked rules");
     Ok(())
+}
+
+/// Returns whether an AuthorizeSecurityGroup* error code says the rules exist.
+fn duplicate(code: Option<&str>) -> bool {
+    code == Some("InvalidPermission.Duplicate")
 }
 
 #[cfg(test)]

@@ -88,6 +88,7 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
     // Counted per component: under transient faults different components
     // fail in different passes, and none of them is stuck.
     let mut failed_in_a_row: BTreeMap<ComponentId, u32> = BTreeMap::new();
+    let mut planned_before: BTreeMap<ComponentId, usize> = BTreeMap::new();
     loop {
         let report = run_pass(graph, &pass_options).await;
         let converged = report.is_converged();
@@ -96,9 +97,16 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
             .iter()
             .any(|component| component.status == Status::Error);
         for component in &report.components {
-            if component.status == Status::Error {
+            // A failing component whose plan shrank since the last pass got some
+            // of its changes through, as a network half created under throttling
+            // does: it is making progress, not failing in a row.
+            let planned = component.changes.len();
+            let shrank = planned_before
+                .insert(component.id.clone(), planned)
+                .is_some_and(|before| planned < before);
+            if component.status == Status::Error && !shrank {
                 *failed_in_a_row.entry(component.id.clone()).or_insert(0) += 1;
-            } else {
+            } else if component.status != Status::Error {
                 failed_in_a_row.remove(&component.id);
             }
         }

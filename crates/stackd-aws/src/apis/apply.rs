@@ -108,7 +108,9 @@ pub(crate) fn route_settings(stage: &Stage) -> Option<RouteSettings> {
 }
 
 /// Makes the SDK send a create once: API Gateway takes no client token, so a retry
-/// after a response lost in transit would create a second copy.
+/// after a response lost in transit would create a second copy. Used for the API,
+/// the VPC link, the authorizer and the integration; routes and stages have
+/// unique keys, so a retry of those is refused instead.
 fn without_retries() -> aws_sdk_apigatewayv2::config::Builder {
     aws_sdk_apigatewayv2::config::Builder::default().retry_config(RetryConfig::disabled())
 }
@@ -329,6 +331,8 @@ async fn put_authorizer(
                 .authorizer_type(AuthorizerType::Jwt)
                 .set_identity_source(Some(identity_source))
                 .set_jwt_configuration(jwt_configuration(desired))
+                .customize()
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|error| {
@@ -398,6 +402,8 @@ async fn put_integration(
                 .integration_method(INTEGRATION_METHOD_ANY)
                 .payload_format_version(PAYLOAD_FORMAT)
                 .description(&description)
+                .customize()
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|error| {

@@ -66,9 +66,8 @@ pub(super) async fn observe(component: &ApiComponent) -> Result<ApiLive, Compone
             .map(live_authorizer)
     });
     // Integrations have no name or tags: stackd's is the one with its description.
-    // NOTE: a create retried after a lost response may leave a second integration
-    // with the same description. The one with the lowest id is used, and the other
-    // stays unused.
+    // CreateIntegration goes without SDK retries, so a lost response leaves none
+    // twice. Should two exist all the same, the one with the lowest id is used.
     let description = component.integration_description();
     let mut ours: Vec<&Integration> = integrations
         .iter()

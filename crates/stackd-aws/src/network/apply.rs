@@ -2,7 +2,7 @@
 
 use super::diff::Action;
 use super::{NetworkLive, ids};
-use crate::ec2::{filter, tag_specification, update_tags};
+use crate::ec2::{filter, tag_specification, update_tags, without_retries};
 use crate::tags::Tagger;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -98,6 +98,8 @@ async fn run(
                 .create_vpc()
                 .cidr_block(desired.vpc.cidr.to_string())
                 .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
+                .customize()
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|error| ComponentError::call("CreateVpc", error))?;
@@ -153,6 +155,8 @@ async fn run(
                 .cidr_block(subnet.cidr.to_string())
                 .availability_zone(&subnet.zone)
                 .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
+                .customize()
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|error| {
@@ -183,6 +187,8 @@ async fn run(
             let response = client
                 .create_internet_gateway()
                 .tag_specifications(tag_specification(ResourceType::InternetGateway, &tags))
+                .customize()
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|error| ComponentError::call("CreateInternetGateway", error))?;
@@ -220,6 +226,8 @@ async fn run(
                 .allocate_address()
                 .domain(DomainType::Vpc)
                 .tag_specifications(tag_specification(ResourceType::ElasticIp, &tags))
+                .customize()
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|error| {
