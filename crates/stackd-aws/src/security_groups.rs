@@ -750,7 +750,7 @@ async fn revoke(
     Ok(())
 }
 
-/// Returns whether an AuthorizeSecurityGroup* error code says the rules exist.
+/// Returns whether an AuthorizeSecurityGroup* error code means the rules exist.
 fn duplicate(code: Option<&str>) -> bool {
     code == Some("InvalidPermission.Duplicate")
 }
