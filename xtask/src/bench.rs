@@ -69,11 +69,11 @@ pub fn run(workspace: &Workspace, benchmark: Benchmark, release: bool) -> Result
     if release {
         build.args(["build", "--release", "-p", "stackd"]);
     } else {
-        // `cargo test -p stackd` builds the binary with the dependency
-        // features of the tests. `cargo build -p stackd` would select other
-        // features and rebuild the AWS SDK crates, then the next test run
-        // would rebuild them back.
-        build.args(["test", "--no-run", "-p", "stackd"]);
+        // `cargo test --workspace` builds the binary with the dependency
+        // features that `cargo xtask test` uses. `cargo build -p stackd` or
+        // `cargo test -p stackd` would each select other features and rebuild
+        // the AWS SDK crates.
+        build.args(["test", "--no-run", "--workspace"]);
     }
     run_step(&format!("build the stackd binary ({profile})"), &mut build)?;
     let bench = Bench {
