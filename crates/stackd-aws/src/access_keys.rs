@@ -41,7 +41,7 @@ pub struct LiveSecret {
     pub tags: BTreeMap<String, String>,
 }
 
-/// What exists: the user's access key ids and the secret, if any.
+/// Live state of an access key: the user's access key ids and the secret, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LiveAccessKey {
     pub key_ids: Vec<String>,
@@ -307,9 +307,9 @@ impl Component for AccessKeyComponent {
     }
 }
 
-/// Plans the key: nothing when the secret contains a key of the user; a new key
-/// when the user has none; a refusal when the user has keys that the secret does
-/// not contain, or when the secret is someone else's.
+/// Plans the key. Nothing changes when the secret contains a key of the user, and
+/// a new key is planned when the user has none. Keys that the secret does not
+/// contain, or a secret of someone else, make a refusal.
 fn diff(
     live: &LiveAccessKey,
     stack: &str,
@@ -443,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn key_that_the_secret_does_not_hold_is_never_replaced() {
+    fn key_missing_from_secret_is_kept() {
         let live = LiveAccessKey {
             key_ids: vec!["AKIAHAND".to_owned()],
             secret: Some(our_secret(None)),

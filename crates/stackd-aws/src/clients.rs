@@ -15,7 +15,7 @@ pub struct ClientOptions {
     /// One endpoint for every service, such as the local emulator's
     /// `http://127.0.0.1:5000`. `None` uses AWS's own endpoints.
     pub endpoint_url: Option<String>,
-    /// Counter registered on every client, shared with whoever renders it.
+    /// Counter registered on every client, shared with the code that renders it.
     pub calls: AwsCallCounter,
 }
 

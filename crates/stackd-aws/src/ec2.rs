@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 /// Selects the resources of one stack.
 /// Makes the SDK send a create call once. CreateVpc, CreateSubnet,
 /// CreateInternetGateway and AllocateAddress take no client token, so a retry
-/// after a response lost in transit would make a second copy; the next pass finds
+/// after a response lost in transit would make a second copy. The next pass finds
 /// a create that took effect by its tags instead.
 pub fn without_retries() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default()

@@ -152,7 +152,7 @@ pub struct LiveLoadBalancer {
     pub container_port: i32,
 }
 
-/// What the component needs from the rest of the file besides its service.
+/// Values from the rest of the file that the component reads besides its service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceContext {
     /// Name of the service's cluster.

@@ -127,7 +127,7 @@ impl PassReport {
             .any(|report| report.status != Status::Unsupported && !report.changes.is_empty())
     }
 
-    /// Returns whether every component is converged or holds its drift by choice.
+    /// Returns whether every component is converged or keeps its drift by choice.
     pub fn is_converged(&self) -> bool {
         self.components
             .iter()

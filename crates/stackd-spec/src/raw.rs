@@ -829,7 +829,7 @@ pub struct ServerlessCache {
     /// value as it is.
     pub daily_snapshot_time: Option<String>,
     /// Whether stackd keeps the cache when it leaves the file. Defaults to true,
-    /// because the cache holds user sessions. stackd writes the choice on the
+    /// because the cache contains user sessions. stackd writes the choice on the
     /// cache as its `stackd:deletion-policy` tag, so set it to false and reconcile
     /// before removing the cache from the file.
     #[serde(default = "default_true")]

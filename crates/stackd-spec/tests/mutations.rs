@@ -1,7 +1,7 @@
 //! Property test of the loader on seeded mutations of the production file:
 //! it never panics, and every rejection carries a position inside the file.
 //!
-//! A bounded hand-rolled generator stands in for proptest, which is not a
+//! A bounded hand-rolled generator replaces proptest, which is not a
 //! dependency of the workspace. `STACKD_MUTATION_CASES` sets the number of
 //! cases (default 1,000) and a failure names the case's seed.
 

@@ -395,8 +395,8 @@ async fn untagged_cache_with_our_name_is_left_alone() {
     assert_eq!(changed, Vec::new(), "no call changed the foreign cache");
 }
 
-/// The stack file without its cache: the cache section and the two environment
-/// values that read the cache's endpoint are gone.
+/// Returns the stack file without its cache: the cache section and the two
+/// environment values that read the cache's endpoint are removed.
 fn without_cache(text: &str) -> String {
     let start = text
         .find("  caches:\n")
@@ -431,7 +431,7 @@ async fn cache_names(client: &aws_sdk_elasticache::Client) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn cache_that_leaves_the_file_is_deleted_only_when_the_file_said_so() {
+async fn removed_cache_follows_deletion_policy() {
     let emulator = create_stack();
     let client = elasticache(&emulator).await;
 

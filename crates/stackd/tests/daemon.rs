@@ -459,7 +459,7 @@ fn component_status(daemon: &Daemon, id: &str) -> Option<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn daemon_skips_writes_while_another_run_holds_the_lease() {
+async fn daemon_waits_for_held_lease() {
     let emulator = Emulator::start().expect("the emulator starts");
     let created = common::reconcile(&emulator, &common::config_file());
     assert_eq!(

@@ -281,7 +281,7 @@ async fn first_reconcile_creates_profile_and_user() {
     );
 }
 
-/// The user's access key ids, as ListAccessKeys reports them.
+/// Returns the user's access key ids, as ListAccessKeys reports them.
 async fn access_key_ids(iam: &aws_sdk_iam::Client) -> Vec<String> {
     let keys = iam
         .list_access_keys()
@@ -295,7 +295,7 @@ async fn access_key_ids(iam: &aws_sdk_iam::Client) -> Vec<String> {
         .collect()
 }
 
-/// The key that the uploader's secret holds, as its JSON value.
+/// Returns the key that the uploader's secret contains, as its JSON value.
 async fn stored_key(emulator: &Emulator) -> Value {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config(emulator).await);
     let value = secrets
@@ -313,7 +313,7 @@ async fn stored_key(emulator: &Emulator) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn access_key_is_stored_in_its_secret_and_never_printed() {
+async fn access_key_stored_in_secret() {
     let emulator = Emulator::start().expect("the emulator starts");
     let created = reconcile(&emulator, &config_file());
     assert_eq!(created.status.code(), Some(0), "{}", describe(&created));
@@ -346,7 +346,7 @@ async fn access_key_is_stored_in_its_secret_and_never_printed() {
     assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
     assert_eq!(access_key_ids(&iam).await, keys);
 
-    // A key deleted by hand is replaced, and the secret holds the new one.
+    // A key deleted by hand is replaced, and the secret contains the new one.
     iam.delete_access_key()
         .user_name(UPLOADER)
         .access_key_id(&keys[0])

@@ -44,7 +44,7 @@ use self::operation::{Identified, Protocol};
 /// pooled connections sooner, so this only ends connections left behind.
 const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Read and write timeout of one forwarded request. The emulator answers
+/// Read and write timeout of one forwarded request. As an estimate, the emulator responds to
 /// control-plane calls in well under a second.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -235,7 +235,7 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // A connection of our own wakes the accept loop, which then sees the flag.
+        // A connection of our own wakes the accept loop, which then reads the flag.
         let _ = TcpStream::connect(&self.address);
         if let Some(thread) = self.accept_thread.take() {
             let _ = thread.join();

@@ -108,9 +108,9 @@ pub(crate) fn route_settings(stage: &Stage) -> Option<RouteSettings> {
 }
 
 /// Makes the SDK send a create once: API Gateway takes no client token, so a retry
-/// after a response lost in transit would create a second copy. Used for the API,
-/// the VPC link, the authorizer and the integration; routes and stages have
-/// unique keys, so a retry of those is refused instead.
+/// after a response lost in transit would create a second copy. It is used for the
+/// API, the VPC link, the authorizer and the integration. Routes and stages have
+/// unique keys, so AWS rejects a retry of those instead.
 fn without_retries() -> aws_sdk_apigatewayv2::config::Builder {
     aws_sdk_apigatewayv2::config::Builder::default().retry_config(RetryConfig::disabled())
 }

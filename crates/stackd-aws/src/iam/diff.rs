@@ -247,7 +247,7 @@ fn plan_user(
     let principal = Principal::User(user.id.clone());
 
     let Some(found) = live else {
-        // The access key, when the file asks for one, is the access-key node's.
+        // The access key, when the file sets one, belongs to the access-key node.
         let change = Change::new(ChangeKind::Create, &logical)
             .field("name", Value::Null, user.name.as_str())
             .field("path", Value::Null, "/")

@@ -13,7 +13,7 @@ use stackd_engine::ComponentError;
 use stackd_spec::model::Service;
 use std::collections::BTreeMap;
 
-/// What every call of one apply reads.
+/// Inputs that every call of one apply reads.
 pub(super) struct Target<'a> {
     pub client: &'a Client,
     pub desired: &'a Service,
