@@ -210,3 +210,126 @@ async fn bucket_versioning_reads_back_in_every_state() {
         assert_eq!(read.expect("versioning reads back").status(), Some(&status));
     }
 }
+
+#[tokio::test]
+async fn ec2_client_token_returns_first_result() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&emulator).await);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc succeeds")
+        .vpc
+        .and_then(|vpc| vpc.vpc_id)
+        .expect("CreateVpc returns the VPC id");
+    let create = |service: &'static str| {
+        ec2.create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .service_name(service)
+            .client_token("token-1")
+            .send()
+    };
+
+    let first = create("com.amazonaws.eu-west-3.s3")
+        .await
+        .expect("the first CreateVpcEndpoint succeeds");
+    let again = create("com.amazonaws.eu-west-3.s3")
+        .await
+        .expect("a repeat with the same token and parameters succeeds");
+    let mismatch = create("com.amazonaws.eu-west-3.dynamodb")
+        .await
+        .expect_err("the same token with another service is rejected");
+
+    let id = |output: &aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput| {
+        output
+            .vpc_endpoint
+            .as_ref()
+            .and_then(|endpoint| endpoint.vpc_endpoint_id.clone())
+    };
+    assert!(id(&first).is_some(), "{first:?}");
+    assert_eq!(id(&again), id(&first), "the repeat returns the first endpoint");
+    assert_eq!(
+        mismatch.as_service_error().and_then(|error| error.meta().code()),
+        Some("IdempotentParameterMismatch"),
+        "{mismatch:?}"
+    );
+    let endpoints = ec2
+        .describe_vpc_endpoints()
+        .send()
+        .await
+        .expect("DescribeVpcEndpoints succeeds")
+        .vpc_endpoints
+        .unwrap_or_default();
+    assert_eq!(endpoints.len(), 1, "{endpoints:?}");
+}
+
+#[tokio::test]
+async fn cloudfront_names_and_caller_references_are_unique() {
+    use aws_sdk_cloudfront::types::{KeyGroupConfig, PublicKeyConfig};
+
+    let emulator = Emulator::start().expect("the emulator starts");
+    let cloudfront = aws_sdk_cloudfront::Client::new(&sdk_config(&emulator).await);
+    let pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+    let create_key = |name: &str, reference: &str| {
+        cloudfront
+            .create_public_key()
+            .public_key_config(
+                PublicKeyConfig::builder()
+                    .caller_reference(reference)
+                    .name(name)
+                    .encoded_key(pem)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+
+    let key = create_key("signer", "ref-1")
+        .await
+        .expect("the first CreatePublicKey succeeds")
+        .public_key
+        .expect("CreatePublicKey returns the key")
+        .id;
+    for (name, reference) in [("signer", "ref-2"), ("other", "ref-1")] {
+        let rejected = create_key(name, reference)
+            .await
+            .expect_err("a second key of the same name or caller reference is rejected");
+        assert_eq!(
+            rejected.as_service_error().and_then(|error| error.meta().code()),
+            Some("PublicKeyAlreadyExists"),
+            "{name} {reference}: {rejected:?}"
+        );
+    }
+
+    let group = || {
+        cloudfront
+            .create_key_group()
+            .key_group_config(
+                KeyGroupConfig::builder()
+                    .name("signers")
+                    .items(&key)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    group().await.expect("the first CreateKeyGroup succeeds");
+    let rejected = group().await.expect_err("a second group of the name is rejected");
+    assert_eq!(
+        rejected.as_service_error().and_then(|error| error.meta().code()),
+        Some("KeyGroupAlreadyExists"),
+        "{rejected:?}"
+    );
+
+    let keys = cloudfront
+        .list_public_keys()
+        .send()
+        .await
+        .expect("ListPublicKeys succeeds")
+        .public_key_list
+        .and_then(|list| list.items)
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+}

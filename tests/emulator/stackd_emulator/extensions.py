@@ -1,7 +1,8 @@
 """AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
-atomicity of S3 conditional writes (If-Match, If-None-Match), ECS
+atomicity of S3 conditional writes (If-Match, If-None-Match), EC2 client
+tokens of CreateNatGateway and CreateVpcEndpoint, ECS
 DescribeCapacityProviders without names, Auto Scaling updates that leave the
 mixed instances policy out, the AWS managed IAM policies, which moto leaves
 out unless configured to load them, ElastiCache Serverless, which module
@@ -181,6 +182,57 @@ def _patch_autoscaling_update_keeps_mixed_instances_policy() -> None:
     FakeAutoScalingGroup.update = update
 
 
+# Guards _EC2_CLIENT_TOKENS, see _make_ec2_client_tokens_idempotent.
+_EC2_TOKENS_LOCK = threading.Lock()
+
+# The parameters and response of the first request of each EC2 client token, keyed
+# by account, region, operation and token.
+_EC2_CLIENT_TOKENS: dict[tuple[str, str, str, str], tuple[dict, object]] = {}
+
+
+def _make_ec2_client_tokens_idempotent() -> None:
+    """Return the first response to a repeated EC2 create with the same ClientToken.
+
+    The EC2 guide ("Ensuring idempotency") says a request that repeats the
+    ClientToken of an earlier one with the same parameters creates nothing and
+    returns the earlier result, and with other parameters fails with
+    ``IdempotentParameterMismatch``. moto 5.2.5 ignores the token of
+    CreateNatGateway and CreateVpcEndpoint, so an SDK retry after a lost
+    response makes a second NAT gateway or endpoint.
+    """
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.responses import EC2Response
+
+    for name in ("create_nat_gateway", "create_vpc_endpoint"):
+        moto_create = getattr(EC2Response, name)
+
+        def create(self, _moto_create=moto_create, _name=name):  # type: ignore[no-untyped-def]
+            token = self._get_param("ClientToken")
+            if not token:
+                return _moto_create(self)
+            params = {
+                key: value
+                for key, value in self.querystring.items()
+                if key not in ("Action", "Version")
+            }
+            key = (self.current_account, self.region, _name, token)
+            with _EC2_TOKENS_LOCK:
+                earlier = _EC2_CLIENT_TOKENS.get(key)
+                if earlier is not None:
+                    earlier_params, response = earlier
+                    if earlier_params != params:
+                        raise EC2ClientError(
+                            "IdempotentParameterMismatch",
+                            "The client token was used with other parameters.",
+                        )
+                    return response
+                response = _moto_create(self)
+                _EC2_CLIENT_TOKENS[key] = (params, response)
+                return response
+
+        setattr(EC2Response, name, create)
+
+
 def install() -> None:
     """Patch moto with stackd's extensions."""
     _patch_s3_versioning_root()
@@ -188,6 +240,7 @@ def install() -> None:
     _load_iam_aws_managed_policies()
     _patch_ecs_describe_all_capacity_providers()
     _patch_autoscaling_update_keeps_mixed_instances_policy()
+    _make_ec2_client_tokens_idempotent()
     elasticache_serverless.install()
     cloudfront_distributions.install()
     ecs_services.install()

@@ -11,6 +11,9 @@ use crate::tags::{ID_TAG, STACK_TAG, TagDelta, comparable};
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::error::BuildError;
 use aws_sdk_cloudfront::operation::create_distribution_with_tags::CreateDistributionWithTagsError;
+use aws_sdk_cloudfront::operation::create_key_group::CreateKeyGroupError;
+use aws_sdk_cloudfront::operation::create_origin_access_control::CreateOriginAccessControlError;
+use aws_sdk_cloudfront::operation::create_public_key::CreatePublicKeyError;
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
 use aws_sdk_cloudfront::operation::update_distribution::UpdateDistributionError;
 use aws_sdk_cloudfront::types::{
@@ -21,7 +24,7 @@ use aws_sdk_cloudfront::types::{
 use futures::future::try_join_all;
 use stackd_engine::{ComponentError, Inputs};
 use stackd_spec::model::Origin;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Observes the distribution, its origin access control, its public keys and its key group.
 pub(super) async fn observe(
@@ -369,23 +372,7 @@ pub(super) async fn apply(
             }
             Action::CreateKeyGroup => {
                 let items = key_group_items(component, &created)?;
-                let config = key_group_config(component, items)?;
-                let response = client
-                    .create_key_group()
-                    .key_group_config(config)
-                    .send()
-                    .await
-                    .map_err(|error| {
-                        ComponentError::call(
-                            format!("CreateKeyGroup {}", component.key_group_name()),
-                            error,
-                        )
-                    })?;
-                let group = response.key_group.ok_or_else(|| {
-                    ComponentError::Unexpected("CreateKeyGroup returned no key group".to_owned())
-                })?;
-                tracing::info!(key_group = %group.id, name = %component.key_group_name(), "created key group");
-                created.key_group = Some(group.id);
+                created.key_group = Some(create_key_group(client, component, items).await?);
             }
             Action::UpdateKeyGroup => {
                 let id = created.key_group.clone().ok_or_else(|| {
@@ -485,14 +472,37 @@ async fn create_origin_access_control(
     component: &DistributionComponent,
 ) -> Result<String, ComponentError> {
     let name = component.origin_access_control_name();
-    let response = client
+    let sent = client
         .create_origin_access_control()
         .origin_access_control_config(origin_access_control_config(component)?)
         .send()
-        .await
-        .map_err(|error| {
-            ComponentError::call(format!("CreateOriginAccessControl {name}"), error)
-        })?;
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        // Names are unique in the account, and the observation found none of this
+        // name: an earlier create whose response was lost made it.
+        Err(error)
+            if matches!(
+                error.as_service_error(),
+                Some(CreateOriginAccessControlError::OriginAccessControlAlreadyExists(_))
+            ) =>
+        {
+            if let Some(found) = find_origin_access_control(client, &name).await? {
+                tracing::info!(origin_access_control = %found.id, name, "origin access control already created by an earlier call");
+                return Ok(found.id);
+            }
+            return Err(ComponentError::call(
+                format!("CreateOriginAccessControl {name}"),
+                error,
+            ));
+        }
+        Err(error) => {
+            return Err(ComponentError::call(
+                format!("CreateOriginAccessControl {name}"),
+                error,
+            ));
+        }
+    };
     let control = response.origin_access_control.ok_or_else(|| {
         ComponentError::Unexpected(format!(
             "CreateOriginAccessControl {name} returned no origin access control"
@@ -525,7 +535,7 @@ async fn update_origin_access_control(
     Ok(())
 }
 
-async fn create_public_key(
+pub(super) async fn create_public_key(
     client: &Client,
     component: &DistributionComponent,
     key_id: &str,
@@ -553,17 +563,83 @@ async fn create_public_key(
         ))
         .build()
         .map_err(unexpected)?;
-    let response = client
+    let sent = client
         .create_public_key()
         .public_key_config(config)
         .send()
-        .await
-        .map_err(|error| ComponentError::call(format!("CreatePublicKey {}", key.name), error))?;
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        // The caller reference comes from the stack, the key and its content, and
+        // the name is unique: an earlier create whose response was lost made it.
+        Err(error)
+            if matches!(
+                error.as_service_error(),
+                Some(CreatePublicKeyError::PublicKeyAlreadyExists(_))
+            ) =>
+        {
+            if let Some(found) = find_public_keys(client, component).await?.remove(key_id) {
+                tracing::info!(public_key = %found.id, name = %key.name, "public key already created by an earlier call");
+                return Ok(found.id);
+            }
+            return Err(ComponentError::call(
+                format!("CreatePublicKey {}", key.name),
+                error,
+            ));
+        }
+        Err(error) => {
+            return Err(ComponentError::call(
+                format!("CreatePublicKey {}", key.name),
+                error,
+            ));
+        }
+    };
     let created = response.public_key.ok_or_else(|| {
         ComponentError::Unexpected(format!("CreatePublicKey {} returned no key", key.name))
     })?;
     tracing::info!(public_key = %created.id, name = %key.name, "created public key");
     Ok(created.id)
+}
+
+async fn create_key_group(
+    client: &Client,
+    component: &DistributionComponent,
+    items: Vec<String>,
+) -> Result<String, ComponentError> {
+    let name = component.key_group_name();
+    let sent = client
+        .create_key_group()
+        .key_group_config(key_group_config(component, items.clone())?)
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let group = response.key_group.ok_or_else(|| {
+                ComponentError::Unexpected("CreateKeyGroup returned no key group".to_owned())
+            })?;
+            tracing::info!(key_group = %group.id, name, "created key group");
+            Ok(group.id)
+        }
+        // Names are unique in the account, and the observation found none of this
+        // name: an earlier create whose response was lost made it. Its keys are
+        // set again in case that create listed others.
+        Err(error)
+            if matches!(
+                error.as_service_error(),
+                Some(CreateKeyGroupError::KeyGroupAlreadyExists(_))
+            ) =>
+        {
+            let Some(found) = find_key_group(client, &name).await? else {
+                return Err(ComponentError::call(format!("CreateKeyGroup {name}"), error));
+            };
+            tracing::info!(key_group = %found.id, name, "key group already created by an earlier call");
+            if found.items != items.iter().cloned().collect::<BTreeSet<_>>() {
+                update_key_group(client, component, &found.id, items).await?;
+            }
+            Ok(found.id)
+        }
+        Err(error) => Err(ComponentError::call(format!("CreateKeyGroup {name}"), error)),
+    }
 }
 
 /// Returns the ids of the file's public keys, in the file's order.

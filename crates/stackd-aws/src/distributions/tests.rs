@@ -8,22 +8,25 @@ use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::operation::create_distribution_with_tags::{
     CreateDistributionWithTagsError, CreateDistributionWithTagsOutput,
 };
+use aws_sdk_cloudfront::operation::create_public_key::CreatePublicKeyError;
 use aws_sdk_cloudfront::operation::get_distribution::{
     GetDistributionError, GetDistributionOutput,
 };
 use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsOutput;
 use aws_sdk_cloudfront::operation::list_origin_access_controls::ListOriginAccessControlsOutput;
+use aws_sdk_cloudfront::operation::list_public_keys::ListPublicKeysOutput;
 use aws_sdk_cloudfront::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_cloudfront::operation::update_distribution::{
     UpdateDistributionError, UpdateDistributionOutput,
 };
 use aws_sdk_cloudfront::types::error::{
-    DistributionAlreadyExists, NoSuchDistribution, PreconditionFailed,
+    DistributionAlreadyExists, NoSuchDistribution, PreconditionFailed, PublicKeyAlreadyExists,
 };
 use aws_sdk_cloudfront::types::{
     self as sdk, DistributionList, DistributionSummary, HttpVersion, OriginAccessControlList,
     OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
-    OriginAccessControlSigningProtocols, OriginAccessControlSummary, PriceClass, Tag, Tags,
+    OriginAccessControlSigningProtocols, OriginAccessControlSummary, PriceClass, PublicKeyList,
+    PublicKeySummary, Tag, Tags,
 };
 use aws_smithy_mocks::{MockResponse, Rule, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -552,5 +555,103 @@ fn deploying_distribution_is_progressing() {
         component.readiness(&DistributionLive::default()),
         Readiness::Ready,
         "a missing distribution has nothing to wait for"
+    );
+}
+
+const KEY_NAME: &str = "s-media-signer";
+
+/// The media distribution with one signing key, whose CloudFront client answers
+/// CreatePublicKey and ListPublicKeys with these rules.
+fn component_with_key(create: &Rule, list: &Rule) -> DistributionComponent {
+    let clients = crate::clients::AwsClients {
+        cloudfront: mock_client!(aws_sdk_cloudfront, [create, list]),
+        ..offline_clients()
+    };
+    let key = DesiredKey {
+        id: "signer".to_owned(),
+        name: KEY_NAME.to_owned(),
+        pem: Ok("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n".to_owned()),
+    };
+    DistributionComponent::with_keys(
+        clients,
+        Tagger::new(STACK, &BTreeMap::new()),
+        media(),
+        vec![key],
+    )
+}
+
+/// A ListPublicKeys rule that answers with the keys of these ids and names.
+fn listed_keys(keys: &'static [(&'static str, &'static str)]) -> Rule {
+    mock!(Client::list_public_keys).then_output(move || {
+        let items: Vec<PublicKeySummary> = keys
+            .iter()
+            .map(|(id, name)| {
+                PublicKeySummary::builder()
+                    .id(*id)
+                    .name(*name)
+                    .created_time(DateTime::from_secs(0))
+                    .encoded_key("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n")
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        ListPublicKeysOutput::builder()
+            .public_key_list(
+                PublicKeyList::builder()
+                    .max_items(100)
+                    .quantity(items.len() as i32)
+                    .set_items(Some(items))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    })
+}
+
+/// A CreatePublicKey rule whose first call answers HTTP 500, as if the key were
+/// made and the response lost, and whose retry gets CloudFront's answer to a name
+/// and caller reference it knows.
+fn create_key_lost_after_effect() -> Rule {
+    mock!(Client::create_public_key)
+        .sequence()
+        .http_response(http_500)
+        .error(|| {
+            CreatePublicKeyError::PublicKeyAlreadyExists(
+                PublicKeyAlreadyExists::builder()
+                    .message("The specified public key already exists.")
+                    .build(),
+            )
+        })
+        .build()
+}
+
+#[tokio::test]
+async fn key_create_lost_after_a_500_returns_the_first_key() {
+    let create = create_key_lost_after_effect();
+    let list = listed_keys(&[("K2OTHER", "someone-else"), ("K1FIRST", KEY_NAME)]);
+    let component = component_with_key(&create, &list);
+
+    let id = calls::create_public_key(&component.clients.cloudfront, &component, "signer")
+        .await
+        .unwrap();
+
+    assert_eq!(id, "K1FIRST");
+    assert_eq!(create.num_calls(), 2, "one create and one SDK retry");
+    assert_eq!(list.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn key_already_existing_without_its_name_is_an_error() {
+    let create = create_key_lost_after_effect();
+    let list = listed_keys(&[("K2OTHER", "someone-else")]);
+    let component = component_with_key(&create, &list);
+
+    let error = calls::create_public_key(&component.clients.cloudfront, &component, "signer")
+        .await
+        .unwrap_err();
+
+    assert!(
+        error.to_string().contains("CreatePublicKey s-media-signer"),
+        "{error}"
     );
 }
