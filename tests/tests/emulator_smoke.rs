@@ -249,9 +249,15 @@ async fn ec2_client_token_returns_first_result() {
             .and_then(|endpoint| endpoint.vpc_endpoint_id.clone())
     };
     assert!(id(&first).is_some(), "{first:?}");
-    assert_eq!(id(&again), id(&first), "the repeat returns the first endpoint");
     assert_eq!(
-        mismatch.as_service_error().and_then(|error| error.meta().code()),
+        id(&again),
+        id(&first),
+        "the repeat returns the first endpoint"
+    );
+    assert_eq!(
+        mismatch
+            .as_service_error()
+            .and_then(|error| error.meta().code()),
         Some("IdempotentParameterMismatch"),
         "{mismatch:?}"
     );
@@ -297,7 +303,9 @@ async fn cloudfront_names_and_caller_references_are_unique() {
             .await
             .expect_err("a second key of the same name or caller reference is rejected");
         assert_eq!(
-            rejected.as_service_error().and_then(|error| error.meta().code()),
+            rejected
+                .as_service_error()
+                .and_then(|error| error.meta().code()),
             Some("PublicKeyAlreadyExists"),
             "{name} {reference}: {rejected:?}"
         );
@@ -316,9 +324,13 @@ async fn cloudfront_names_and_caller_references_are_unique() {
             .send()
     };
     group().await.expect("the first CreateKeyGroup succeeds");
-    let rejected = group().await.expect_err("a second group of the name is rejected");
+    let rejected = group()
+        .await
+        .expect_err("a second group of the name is rejected");
     assert_eq!(
-        rejected.as_service_error().and_then(|error| error.meta().code()),
+        rejected
+            .as_service_error()
+            .and_then(|error| error.meta().code()),
         Some("KeyGroupAlreadyExists"),
         "{rejected:?}"
     );

@@ -505,11 +505,7 @@ fn faulted_creation(seed: u64) {
     assert_stack_once(&emulator, &format!("seed {seed}"));
 }
 
-// NOTE: after a lost response, a retried CreatePublicKey can still leave a second
-// CloudFront public key, so this short form stays out of `cargo xtask test` until
-// that is fixed. `cargo xtask faults` runs it.
 #[test]
-#[ignore = "a CloudFront public key can still be created twice; run by `cargo xtask faults`"]
 fn creation_converges_under_faults() {
     for seed in seeds() {
         faulted_creation(seed);

@@ -630,7 +630,10 @@ async fn create_key_group(
             ) =>
         {
             let Some(found) = find_key_group(client, &name).await? else {
-                return Err(ComponentError::call(format!("CreateKeyGroup {name}"), error));
+                return Err(ComponentError::call(
+                    format!("CreateKeyGroup {name}"),
+                    error,
+                ));
             };
             tracing::info!(key_group = %found.id, name, "key group already created by an earlier call");
             if found.items != items.iter().cloned().collect::<BTreeSet<_>>() {
@@ -638,7 +641,10 @@ async fn create_key_group(
             }
             Ok(found.id)
         }
-        Err(error) => Err(ComponentError::call(format!("CreateKeyGroup {name}"), error)),
+        Err(error) => Err(ComponentError::call(
+            format!("CreateKeyGroup {name}"),
+            error,
+        )),
     }
 }
 
