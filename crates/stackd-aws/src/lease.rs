@@ -22,7 +22,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_bucket::HeadBucketError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -227,12 +228,12 @@ impl S3Lease {
     /// Takes the lease, waiting as `settings.waiting` sets.
     async fn take(&self, state: &mut State) -> Result<(), Refusal> {
         if !state.bucket_ready {
-            self.ensure_bucket().await.map_err(Refusal::stop)?;
+            self.ensure_bucket().await?;
             state.bucket_ready = true;
         }
         let started = Instant::now();
         loop {
-            let found = self.read().await.map_err(Refusal::stop)?;
+            let found = self.read().await?;
             // The generation of the record this run writes, and whether another
             // run had the lease since this run last wrote it.
             let (condition, generation, others_turn) = match &found {
@@ -266,7 +267,7 @@ impl S3Lease {
                 }
                 // Another run wrote first: read again.
                 Ok(Written::Lost) => continue,
-                Err(error) => return Err(Refusal::stop(error)),
+                Err(error) => return Err(error.into()),
             }
         }
     }
@@ -323,7 +324,7 @@ impl S3Lease {
         }
     }
 
-    async fn read(&self) -> Result<Option<Found>, String> {
+    async fn read(&self) -> Result<Option<Found>, CallFailed> {
         let response = self
             .s3
             .get_object()
@@ -335,12 +336,11 @@ impl S3Lease {
             Ok(output) => output,
             Err(SdkError::ServiceError(error)) if error.err().is_no_such_key() => return Ok(None),
             Err(error) => {
-                return Err(format!(
-                    "reading the lease s3://{}/{} failed: {}",
-                    self.settings.bucket,
-                    self.settings.key,
-                    DisplayErrorContext(&error)
-                ));
+                let context = format!(
+                    "reading the lease s3://{}/{}",
+                    self.settings.bucket, self.settings.key
+                );
+                return Err(CallFailed::new(context, &error));
             }
         };
         let etag = output.e_tag().unwrap_or_default().to_owned();
@@ -348,19 +348,23 @@ impl S3Lease {
             .body
             .collect()
             .await
-            .map_err(|error| format!("reading the lease body failed: {error}"))?
+            .map_err(|error| CallFailed {
+                message: format!("reading the lease body failed: {error}"),
+                transient: true,
+            })?
             .into_bytes();
-        let record = serde_json::from_slice(&bytes).map_err(|error| {
-            format!(
+        let record = serde_json::from_slice(&bytes).map_err(|error| CallFailed {
+            message: format!(
                 "the lease s3://{}/{} does not hold a stackd lease record ({error}); \
                  delete it if no stackd run is writing",
                 self.settings.bucket, self.settings.key
-            )
+            ),
+            transient: false,
         })?;
         Ok(Some(Found { etag, record }))
     }
 
-    async fn write(&self, record: &Record, if_match: Option<&str>) -> Result<Written, String> {
+    async fn write(&self, record: &Record, if_match: Option<&str>) -> Result<Written, CallFailed> {
         put(
             &self.s3,
             &self.settings.bucket,
@@ -372,24 +376,25 @@ impl S3Lease {
     }
 
     /// Creates the lease bucket, private and tagged, when it does not exist.
-    async fn ensure_bucket(&self) -> Result<(), String> {
+    async fn ensure_bucket(&self) -> Result<(), CallFailed> {
         let bucket = self.settings.bucket.as_str();
         match self.s3.head_bucket().bucket(bucket).send().await {
             Ok(_) => return Ok(()),
             Err(SdkError::ServiceError(error))
                 if matches!(error.err(), HeadBucketError::NotFound(_)) => {}
             Err(error) => {
-                return Err(format!(
-                    "HeadBucket {bucket} for the lease failed: {}",
-                    DisplayErrorContext(&error)
-                ));
+                let context = format!("HeadBucket {bucket} for the lease");
+                return Err(CallFailed::new(context, &error));
             }
         }
         let tags = [(STACK_TAG, self.settings.stack.as_str()), (ID_TAG, "lease")]
             .into_iter()
             .map(|(key, value)| Tag::builder().key(key).value(value).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| format!("building the lease bucket's tags failed: {error}"))?;
+            .map_err(|error| CallFailed {
+                message: format!("building the lease bucket's tags failed: {error}"),
+                transient: false,
+            })?;
         let mut configuration = CreateBucketConfiguration::builder().set_tags(Some(tags));
         // us-east-1 is the default location and must not be named.
         if self.settings.region != "us-east-1" {
@@ -410,10 +415,8 @@ impl S3Lease {
             // Another run created it first.
             Err(SdkError::ServiceError(error)) if error.err().is_bucket_already_owned_by_you() => {}
             Err(error) => {
-                return Err(format!(
-                    "CreateBucket {bucket} for the lease failed: {}",
-                    DisplayErrorContext(&error)
-                ));
+                let context = format!("CreateBucket {bucket} for the lease");
+                return Err(CallFailed::new(context, &error));
             }
         }
         let block_all = PublicAccessBlockConfiguration::builder()
@@ -429,9 +432,9 @@ impl S3Lease {
             .send()
             .await
             .map_err(|error| {
-                format!(
-                    "PutPublicAccessBlock {bucket} for the lease failed: {}",
-                    DisplayErrorContext(&error)
+                CallFailed::new(
+                    format!("PutPublicAccessBlock {bucket} for the lease"),
+                    &error,
                 )
             })?;
         Ok(())
@@ -502,6 +505,60 @@ impl Renewal {
     }
 }
 
+/// A failed call of the lease, and whether a later pass may succeed without a
+/// person acting.
+#[derive(Debug)]
+struct CallFailed {
+    message: String,
+    /// `true` for throttling, server errors, timeouts and lost connections.
+    transient: bool,
+}
+
+impl CallFailed {
+    /// Describes `error` of the call that `context` names.
+    fn new<E>(context: String, error: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let transient = match error {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            // A HEAD response has no body, so its error has a status but no code.
+            SdkError::ServiceError(service) => {
+                service.raw().status().is_server_error()
+                    || matches!(
+                        service.err().code(),
+                        Some("SlowDown" | "Throttling" | "RequestTimeout")
+                    )
+            }
+            _ => false,
+        };
+        CallFailed {
+            message: format!("{context} failed: {}", DisplayErrorContext(error)),
+            transient,
+        }
+    }
+}
+
+impl fmt::Display for CallFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<CallFailed> for Refusal {
+    /// Converts a transient failure to a refusal that the next pass retries,
+    /// and any other, such as AccessDenied, to one that needs a person.
+    fn from(failed: CallFailed) -> Self {
+        if failed.transient {
+            Refusal::retry(format!("{}; the next pass tries again", failed.message))
+        } else {
+            Refusal::stop(failed.message)
+        }
+    }
+}
+
 /// Writes `record` with `If-Match: if_match`, or `If-None-Match: *` without it.
 async fn put(
     s3: &Client,
@@ -509,7 +566,7 @@ async fn put(
     key: &str,
     record: &Record,
     if_match: Option<&str>,
-) -> Result<Written, String> {
+) -> Result<Written, CallFailed> {
     let body = serde_json::to_vec_pretty(record).expect("a lease record serializes");
     let request = s3
         .put_object()
@@ -528,9 +585,9 @@ async fn put(
         {
             Ok(Written::Lost)
         }
-        Err(error) => Err(format!(
-            "writing the lease s3://{bucket}/{key} failed: {}",
-            DisplayErrorContext(&error)
+        Err(error) => Err(CallFailed::new(
+            format!("writing the lease s3://{bucket}/{key}"),
+            &error,
         )),
     }
 }
@@ -539,4 +596,57 @@ fn rfc3339(time: SystemTime) -> String {
     aws_smithy_types::DateTime::from(time)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mocks::mock_client;
+    use aws_smithy_mocks::mock;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn lease(s3: Client) -> S3Lease {
+        let settings = LeaseSettings {
+            bucket: "lease-bucket".to_owned(),
+            key: "stack.json".to_owned(),
+            ttl: Duration::from_secs(60),
+            region: "eu-west-3".to_owned(),
+            stack: "s".to_owned(),
+            waiting: Waiting::Skip,
+            release_after_pass: true,
+        };
+        S3Lease::new(s3, settings, Holder::this_process("once"))
+    }
+
+    /// Returns a HeadBucket rule whose every try fails with this HTTP status and
+    /// no body, as a failed HEAD request does in S3.
+    fn head_bucket_failing(status: u16) -> aws_smithy_mocks::Rule {
+        mock!(Client::head_bucket).then_http_response(move || {
+            HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty())
+        })
+    }
+
+    #[tokio::test]
+    async fn server_error_lets_next_pass_retry() {
+        let head = head_bucket_failing(503);
+        let lease = lease(mock_client!(aws_sdk_s3, [&head]));
+
+        let refusal = lease.check().await.unwrap_err();
+
+        assert!(refusal.retry, "{refusal:?}");
+        assert!(refusal.reason.contains("HeadBucket lease-bucket"), "{refusal:?}");
+        assert_eq!(head.num_calls(), 3, "the SDK's three tries");
+    }
+
+    #[tokio::test]
+    async fn access_denied_stops_the_run() {
+        let head = head_bucket_failing(403);
+        let lease = lease(mock_client!(aws_sdk_s3, [&head]));
+
+        let refusal = lease.check().await.unwrap_err();
+
+        assert!(!refusal.retry, "{refusal:?}");
+        assert!(refusal.reason.contains("HeadBucket lease-bucket"), "{refusal:?}");
+    }
 }
