@@ -345,3 +345,113 @@ async fn cloudfront_names_and_caller_references_are_unique() {
         .unwrap_or_default();
     assert_eq!(keys.len(), 1, "{keys:?}");
 }
+
+#[tokio::test]
+async fn elbv2_repeated_listener_returns_existing() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
+    };
+
+    let emulator = Emulator::start().expect("the emulator starts");
+    let config = sdk_config(&emulator).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc succeeds")
+        .vpc
+        .and_then(|vpc| vpc.vpc_id)
+        .expect("CreateVpc returns the VPC id");
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.0.0/24")
+        .availability_zone("eu-west-3a")
+        .send()
+        .await
+        .expect("CreateSubnet succeeds")
+        .subnet
+        .and_then(|subnet| subnet.subnet_id)
+        .expect("CreateSubnet returns the subnet id");
+    let balancer = elbv2
+        .create_load_balancer()
+        .name("internal")
+        .r#type(LoadBalancerTypeEnum::Network)
+        .scheme(LoadBalancerSchemeEnum::Internal)
+        .subnets(&subnet)
+        .send()
+        .await
+        .expect("CreateLoadBalancer succeeds")
+        .load_balancers
+        .unwrap_or_default()
+        .remove(0)
+        .load_balancer_arn
+        .expect("CreateLoadBalancer returns the ARN");
+    let group = elbv2
+        .create_target_group()
+        .name("app")
+        .protocol(ProtocolEnum::Tcp)
+        .port(8080)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("CreateTargetGroup succeeds")
+        .target_groups
+        .unwrap_or_default()
+        .remove(0)
+        .target_group_arn
+        .expect("CreateTargetGroup returns the ARN");
+    let create = |protocol: ProtocolEnum| {
+        elbv2
+            .create_listener()
+            .load_balancer_arn(&balancer)
+            .protocol(protocol)
+            .port(80)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&group)
+                    .build(),
+            )
+            .send()
+    };
+    let arn = |output: aws_sdk_elasticloadbalancingv2::operation::create_listener::CreateListenerOutput| {
+        output
+            .listeners
+            .unwrap_or_default()
+            .first()
+            .and_then(|listener| listener.listener_arn.clone())
+    };
+
+    let first = arn(create(ProtocolEnum::Tcp)
+        .await
+        .expect("the first CreateListener succeeds"));
+    let again = arn(create(ProtocolEnum::Tcp)
+        .await
+        .expect("a repeat with the same settings succeeds"));
+    let rejected = create(ProtocolEnum::Udp)
+        .await
+        .expect_err("another protocol on the same port is rejected");
+
+    assert!(first.is_some());
+    assert_eq!(again, first, "the repeat returns the first listener");
+    assert_eq!(
+        rejected
+            .as_service_error()
+            .and_then(|error| error.meta().code()),
+        Some("DuplicateListener"),
+        "{rejected:?}"
+    );
+    let listeners = elbv2
+        .describe_listeners()
+        .load_balancer_arn(&balancer)
+        .send()
+        .await
+        .expect("DescribeListeners succeeds")
+        .listeners
+        .unwrap_or_default();
+    assert_eq!(listeners.len(), 1, "{listeners:?}");
+}

@@ -2,7 +2,8 @@
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
 atomicity of S3 conditional writes (If-Match, If-None-Match), EC2 client
-tokens of CreateNatGateway and CreateVpcEndpoint, ECS
+tokens of CreateNatGateway, CreateRouteTable, CreateVpcEndpoint and
+CreateLaunchTemplate, repeated ELBv2 CreateListener calls, ECS
 DescribeCapacityProviders without names, Auto Scaling updates that leave the
 mixed instances policy out, the AWS managed IAM policies, which moto leaves
 out unless configured to load them, ElastiCache Serverless, which module
@@ -182,6 +183,40 @@ def _patch_autoscaling_update_keeps_mixed_instances_policy() -> None:
     FakeAutoScalingGroup.update = update
 
 
+def _make_elbv2_create_listener_idempotent() -> None:
+    """Return the existing listener when CreateListener repeats its port and settings.
+
+    The Elastic Load Balancing API reference documents CreateListener as
+    idempotent: a repeated call with the same settings succeeds and creates nothing, and a
+    listener of another protocol or default action on a port in use fails with
+    ``DuplicateListener``. moto 5.2.5 looks the port up among the listener ARNs,
+    never finds it, and adds a second listener on the same port.
+    """
+    import copy
+
+    from moto.elbv2.exceptions import DuplicateListenerError
+    from moto.elbv2.models import ELBv2Backend, FakeAction
+
+    moto_create_listener = ELBv2Backend.create_listener
+
+    def create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs):  # type: ignore[no-untyped-def]
+        balancer = self.load_balancers.get(load_balancer_arn)
+        if balancer is not None:
+            requested = [FakeAction(copy.deepcopy(action)).data for action in actions]
+            for listener in balancer.listeners.values():
+                if str(listener.port) != str(port):
+                    continue
+                existing = [action.data for action in listener.default_actions]
+                if listener.protocol == (protocol or "").upper() and existing == requested:
+                    return listener
+                raise DuplicateListenerError()
+        return moto_create_listener(
+            self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs
+        )
+
+    ELBv2Backend.create_listener = create_listener
+
+
 # Guards _EC2_CLIENT_TOKENS, see _make_ec2_client_tokens_idempotent.
 _EC2_TOKENS_LOCK = threading.Lock()
 
@@ -193,17 +228,23 @@ _EC2_CLIENT_TOKENS: dict[tuple[str, str, str, str], tuple[dict, object]] = {}
 def _make_ec2_client_tokens_idempotent() -> None:
     """Return the first response to a repeated EC2 create with the same ClientToken.
 
-    The EC2 guide ("Ensuring idempotency") says a request that repeats the
+    The EC2 guide ("Ensuring idempotency") documents that a request that repeats the
     ClientToken of an earlier one with the same parameters creates nothing and
     returns the earlier result, and with other parameters fails with
     ``IdempotentParameterMismatch``. moto 5.2.5 ignores the token of
-    CreateNatGateway and CreateVpcEndpoint, so an SDK retry after a lost
-    response makes a second NAT gateway or endpoint.
+    CreateNatGateway, CreateRouteTable, CreateVpcEndpoint and
+    CreateLaunchTemplate, so an SDK retry after a lost response makes a second
+    resource.
     """
     from moto.ec2.exceptions import EC2ClientError
     from moto.ec2.responses import EC2Response
 
-    for name in ("create_nat_gateway", "create_vpc_endpoint"):
+    for name in (
+        "create_nat_gateway",
+        "create_route_table",
+        "create_vpc_endpoint",
+        "create_launch_template",
+    ):
         moto_create = getattr(EC2Response, name)
 
         def create(self, _moto_create=moto_create, _name=name):  # type: ignore[no-untyped-def]
@@ -241,6 +282,7 @@ def install() -> None:
     _patch_ecs_describe_all_capacity_providers()
     _patch_autoscaling_update_keeps_mixed_instances_policy()
     _make_ec2_client_tokens_idempotent()
+    _make_elbv2_create_listener_idempotent()
     elasticache_serverless.install()
     cloudfront_distributions.install()
     ecs_services.install()
