@@ -427,7 +427,17 @@ async fn observe(
     stack: &str,
     logical_id: &str,
 ) -> Result<Option<LiveBucket>, ComponentError> {
-    match client.head_bucket().bucket(bucket).send().await {
+    // The reads start with HeadBucket, because all need only the name. Their
+    // results count only once HeadBucket found a bucket that this account reads.
+    let (found, tags, public_access_block, ownership, encryption, versioning) = tokio::join!(
+        client.head_bucket().bucket(bucket).send(),
+        bucket_tags(client, bucket),
+        public_access_block(client, bucket),
+        object_ownership(client, bucket),
+        encryption(client, bucket),
+        versioning(client, bucket),
+    );
+    match found {
         Ok(_) => {}
         Err(SdkError::ServiceError(error))
             if matches!(error.err(), HeadBucketError::NotFound(_)) =>
@@ -442,13 +452,13 @@ async fn observe(
         Err(error) => return Err(ComponentError::call(format!("HeadBucket {bucket}"), error)),
     }
 
-    let (tags, public_access_block, ownership, encryption, versioning) = tokio::try_join!(
-        bucket_tags(client, bucket),
-        public_access_block(client, bucket),
-        object_ownership(client, bucket),
-        encryption(client, bucket),
-        versioning(client, bucket),
-    )?;
+    let (tags, public_access_block, ownership, encryption, versioning) = (
+        tags?,
+        public_access_block?,
+        ownership?,
+        encryption?,
+        versioning?,
+    );
 
     let ours = tags.get(STACK_TAG).map(String::as_str) == Some(stack)
         && tags.get(ID_TAG).map(String::as_str) == Some(logical_id);

@@ -53,8 +53,15 @@ fn tags(tags: &[Tag]) -> BTreeMap<String, String> {
     )
 }
 
+/// Reads a role and its policy lists at once, because all three need only the
+/// name. When the role does not exist, the failed lists are dropped.
 async fn observe_role(client: &Client, name: &str) -> Result<Option<LiveRole>, ComponentError> {
-    let response = match client.get_role().role_name(name).send().await {
+    let (found, managed_policies, inline_policies) = tokio::join!(
+        client.get_role().role_name(name).send(),
+        attached_role_policies(client, name),
+        role_inline_policies(client, name),
+    );
+    let response = match found {
         Ok(response) => response,
         Err(error)
             if matches!(
@@ -73,16 +80,11 @@ async fn observe_role(client: &Client, name: &str) -> Result<Option<LiveRole>, C
         .assume_role_policy_document()
         .map(decode_document)
         .unwrap_or(Value::Null);
-
-    let (managed_policies, inline_policies) = tokio::try_join!(
-        attached_role_policies(client, name),
-        role_inline_policies(client, name),
-    )?;
     Ok(Some(LiveRole {
         arn: role.arn().to_owned(),
         trust_policy,
-        managed_policies,
-        inline_policies,
+        managed_policies: managed_policies?,
+        inline_policies: inline_policies?,
         tags: tags(role.tags()),
     }))
 }
@@ -176,8 +178,14 @@ async fn observe_instance_profile(
     }))
 }
 
+/// Reads a user and its policy lists at once, as `observe_role` does for a role.
 async fn observe_user(client: &Client, name: &str) -> Result<Option<LiveUser>, ComponentError> {
-    let response = match client.get_user().user_name(name).send().await {
+    let (found, managed_policies, inline_policies) = tokio::join!(
+        client.get_user().user_name(name).send(),
+        attached_user_policies(client, name),
+        user_inline_policies(client, name),
+    );
+    let response = match found {
         Ok(response) => response,
         Err(error)
             if matches!(
@@ -192,15 +200,10 @@ async fn observe_user(client: &Client, name: &str) -> Result<Option<LiveUser>, C
     let user = response
         .user()
         .ok_or_else(|| ComponentError::Unexpected(format!("GetUser {name} returned no user")))?;
-
-    let (managed_policies, inline_policies) = tokio::try_join!(
-        attached_user_policies(client, name),
-        user_inline_policies(client, name),
-    )?;
     Ok(Some(LiveUser {
         arn: user.arn().to_owned(),
-        managed_policies,
-        inline_policies,
+        managed_policies: managed_policies?,
+        inline_policies: inline_policies?,
         tags: tags(user.tags()),
     }))
 }
