@@ -24,6 +24,6 @@ pub use component::{
 pub use converge::{ConvergeOptions, ConvergeReport, Outcome, converge};
 pub use graph::{Graph, GraphError};
 pub use guard::{Destruction, GuardChain, Refusal, WriteGuard};
-pub use pass::{ComponentReport, Mode, PassOptions, PassReport, run_pass};
+pub use pass::{ComponentReport, Mode, OBSERVATIONS_PER_APPLY, PassOptions, PassReport, run_pass};
 pub use requeue::{Requeue, RequeuePolicy, RequeueReason, jitter, pass_failed};
 pub use status::Status;

@@ -24,11 +24,17 @@ pub enum Mode {
     Apply,
 }
 
+/// Components observing at the same time for each one that may apply. Reads are
+/// cheap for AWS, and a pass that finds nothing to change is all reads, so its
+/// time is the number of observation rounds.
+pub const OBSERVATIONS_PER_APPLY: usize = 4;
+
 /// Settings of one pass.
 #[derive(Debug, Clone)]
 pub struct PassOptions {
     pub mode: Mode,
-    /// Maximum number of components observing or applying at the same time.
+    /// Maximum number of components applying at the same time. Up to
+    /// [`OBSERVATIONS_PER_APPLY`] times as many observe at the same time.
     pub concurrency: usize,
     /// Components that an apply pass plans but does not apply, each with the reason
     /// its report gives, such as a drift policy that only alerts. A held component
@@ -151,13 +157,20 @@ struct Settled {
 
 /// Runs one pass over the graph.
 ///
-/// Every component starts observing at once (bounded by `concurrency`), because
+/// Every component starts observing at once (bounded by `concurrency` times
+/// [`OBSERVATIONS_PER_APPLY`]), because
 /// observation finds resources by their tags and needs no input. Diff and apply
 /// then wait for the component's dependencies to settle. In an apply pass, a
 /// component whose dependency is not Ready or Synced is Blocked and changes nothing.
 pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
     let started = Instant::now();
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let concurrency = options.concurrency.max(1);
+    let permits = Permits {
+        observe: Arc::new(Semaphore::new(
+            concurrency.saturating_mul(OBSERVATIONS_PER_APPLY),
+        )),
+        apply: Arc::new(Semaphore::new(concurrency)),
+    };
     let gate = Arc::new(Gate {
         destruction: options.destruction.clone(),
         write_guard: options.write_guard.clone(),
@@ -189,7 +202,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
                 let run = ComponentRun {
                     component: Arc::clone(component),
                     mode: options.mode,
-                    permits: Arc::clone(&permits),
+                    permits: permits.clone(),
                     hold: options.hold.get(&id).cloned(),
                     gate: Arc::clone(&gate),
                 };
@@ -250,11 +263,19 @@ fn unsupported_report(id: ComponentId, resources: &[String]) -> ComponentReport 
     }
 }
 
+/// The bounds on components observing and applying at the same time, shared by
+/// the components of a pass.
+#[derive(Debug, Clone)]
+struct Permits {
+    observe: Arc<Semaphore>,
+    apply: Arc<Semaphore>,
+}
+
 /// One component's share of a pass.
 struct ComponentRun {
     component: Arc<dyn ErasedComponent>,
     mode: Mode,
-    permits: Arc<Semaphore>,
+    permits: Permits,
     /// Why the caller holds this component from apply, if it does.
     hold: Option<String>,
     gate: Arc<Gate>,
@@ -268,6 +289,7 @@ impl ComponentRun {
         let observed = {
             let _permit = self
                 .permits
+                .observe
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
@@ -307,6 +329,7 @@ impl ComponentRun {
         let observed = {
             let _permit = self
                 .permits
+                .observe
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
@@ -407,6 +430,7 @@ impl ComponentRun {
         let applied = {
             let _permit = self
                 .permits
+                .apply
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
@@ -426,6 +450,7 @@ impl ComponentRun {
         let observed_again = {
             let _permit = self
                 .permits
+                .observe
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
@@ -936,6 +961,21 @@ pub(crate) mod tests {
         let network = Fake::converged("network").meeting(Arc::clone(&meeting));
         let buckets = Fake::converged("buckets").meeting(meeting);
         let report = pass(Mode::Plan, &[&network, &buckets]).await;
+        assert_eq!(report_of(&report, "network").status, Status::Ready);
+        assert_eq!(report_of(&report, "buckets").status, Status::Ready);
+    }
+
+    #[tokio::test]
+    async fn observations_exceed_apply_concurrency() {
+        let meeting = Arc::new(Barrier::new(2));
+        let network = Fake::converged("network").meeting(Arc::clone(&meeting));
+        let buckets = Fake::converged("buckets").meeting(meeting);
+        let graph = graph(vec![network.node(), buckets.node()]);
+
+        // One apply at a time still lets both observe at once, or the
+        // meeting would never complete.
+        let report = run_pass(&graph, &PassOptions::new(Mode::Plan, 1)).await;
+
         assert_eq!(report_of(&report, "network").status, Status::Ready);
         assert_eq!(report_of(&report, "buckets").status, Status::Ready);
     }

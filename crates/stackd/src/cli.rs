@@ -115,7 +115,8 @@ pub struct AwsArgs {
     /// environment or a profile only, never from instance metadata.
     #[arg(long, env = "STACKD_ENDPOINT_URL", value_name = "URL", value_parser = parse_endpoint_url)]
     pub endpoint_url: Option<String>,
-    /// Maximum number of components observing or applying at the same time, 1 or more.
+    /// Maximum number of components applying at the same time, 1 or more. Four
+    /// times as many observe at the same time, because reads are cheap.
     #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub concurrency: usize,
 }
