@@ -110,7 +110,9 @@ impl AccessKeyComponent {
             .user_name(user)
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("CreateAccessKey {user}"), error))?;
+            .map_err(|error| {
+                crate::failures::call_failed(format!("CreateAccessKey {user}"), error)
+            })?;
         let key = created.access_key().ok_or_else(|| {
             ComponentError::Unexpected(format!("CreateAccessKey {user} returned no key"))
         })?;
@@ -162,14 +164,18 @@ impl AccessKeyComponent {
                 .secret_string(value)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("PutSecretValue {name}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("PutSecretValue {name}"), error)
+                })?;
             client
                 .tag_resource()
                 .secret_id(name)
                 .tags(tag(ACCESS_KEY_ID_TAG, key_id))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("TagResource {name}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("TagResource {name}"), error)
+                })?;
         } else {
             let mut tags = self.tagger.desired(&self.logical_id(), name);
             tags.insert(ACCESS_KEY_ID_TAG.to_owned(), key_id.to_owned());
@@ -183,7 +189,9 @@ impl AccessKeyComponent {
                 ))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("CreateSecret {name}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("CreateSecret {name}"), error)
+                })?;
         }
         Ok(())
     }
@@ -228,7 +236,7 @@ impl Component for AccessKeyComponent {
                 Vec::new()
             }
             Err(error) => {
-                return Err(ComponentError::call(
+                return Err(crate::failures::call_failed(
                     format!("ListAccessKeys {user}"),
                     error,
                 ));
@@ -260,7 +268,7 @@ impl Component for AccessKeyComponent {
                 None
             }
             Err(error) => {
-                return Err(ComponentError::call(
+                return Err(crate::failures::call_failed(
                     format!("DescribeSecret {name}"),
                     error,
                 ));

@@ -165,7 +165,9 @@ impl Component for BucketPolicyComponent {
             .policy(policy.to_string())
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("PutBucketPolicy {bucket}"), error))?;
+            .map_err(|error| {
+                crate::failures::call_failed(format!("PutBucketPolicy {bucket}"), error)
+            })?;
         tracing::info!(bucket, distributions = ?arns, "set bucket policy");
         Ok(())
     }
@@ -223,7 +225,7 @@ async fn observe(client: &Client, bucket: &str) -> Result<Option<Value>, Compone
         {
             Ok(None)
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("GetBucketPolicy {bucket}"),
             error,
         )),

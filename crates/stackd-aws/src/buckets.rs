@@ -286,7 +286,7 @@ impl BucketComponent {
                         tracing::info!(bucket, "created bucket (a retried create found it made)");
                     }
                     Err(error) => {
-                        return Err(ComponentError::call(
+                        return Err(crate::failures::call_failed(
                             format!("CreateBucket {bucket}"),
                             error,
                         ));
@@ -318,7 +318,7 @@ impl BucketComponent {
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("PutBucketTagging {bucket}"), error)
+                        crate::failures::call_failed(format!("PutBucketTagging {bucket}"), error)
                     })?;
                 tracing::info!(bucket, "set bucket tags");
             }
@@ -336,7 +336,10 @@ impl BucketComponent {
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("PutPublicAccessBlock {bucket}"), error)
+                        crate::failures::call_failed(
+                            format!("PutPublicAccessBlock {bucket}"),
+                            error,
+                        )
                     })?;
                 tracing::info!(bucket, "blocked public access");
             }
@@ -356,7 +359,10 @@ impl BucketComponent {
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("PutBucketOwnershipControls {bucket}"), error)
+                        crate::failures::call_failed(
+                            format!("PutBucketOwnershipControls {bucket}"),
+                            error,
+                        )
                     })?;
                 tracing::info!(bucket, "enforced bucket owner");
             }
@@ -382,7 +388,7 @@ impl BucketComponent {
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("PutBucketEncryption {bucket}"), error)
+                        crate::failures::call_failed(format!("PutBucketEncryption {bucket}"), error)
                     })?;
                 tracing::info!(bucket, algorithm, "set default encryption");
             }
@@ -403,7 +409,7 @@ impl BucketComponent {
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("PutBucketVersioning {bucket}"), error)
+                        crate::failures::call_failed(format!("PutBucketVersioning {bucket}"), error)
                     })?;
                 tracing::info!(bucket, status = status.as_str(), "set versioning");
             }
@@ -449,7 +455,12 @@ async fn observe(
                 "bucket {bucket} exists but this account cannot read it: the name is taken by another account; choose another name"
             )));
         }
-        Err(error) => return Err(ComponentError::call(format!("HeadBucket {bucket}"), error)),
+        Err(error) => {
+            return Err(crate::failures::call_failed(
+                format!("HeadBucket {bucket}"),
+                error,
+            ));
+        }
     }
 
     let (tags, public_access_block, ownership, encryption, versioning) = (
@@ -500,7 +511,7 @@ async fn bucket_tags(
                 .map(|tag| (tag.key().to_owned(), tag.value().to_owned())),
         )),
         Err(error) if code(&error) == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("GetBucketTagging {bucket}"),
             error,
         )),
@@ -529,7 +540,7 @@ async fn public_access_block(client: &Client, bucket: &str) -> Result<[bool; 4],
         Err(error) if code(&error) == Some("NoSuchPublicAccessBlockConfiguration") => {
             Ok([false; 4])
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("GetPublicAccessBlock {bucket}"),
             error,
         )),
@@ -548,7 +559,7 @@ async fn object_ownership(client: &Client, bucket: &str) -> Result<Option<String
             .and_then(|controls| controls.rules().first())
             .map(|rule| rule.object_ownership().as_str().to_owned())),
         Err(error) if code(&error) == Some("OwnershipControlsNotFoundError") => Ok(None),
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("GetBucketOwnershipControls {bucket}"),
             error,
         )),
@@ -573,7 +584,7 @@ async fn encryption(
         Err(error) if code(&error) == Some("ServerSideEncryptionConfigurationNotFoundError") => {
             Ok(None)
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("GetBucketEncryption {bucket}"),
             error,
         )),
@@ -586,7 +597,9 @@ async fn versioning(client: &Client, bucket: &str) -> Result<Option<String>, Com
         .bucket(bucket)
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("GetBucketVersioning {bucket}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("GetBucketVersioning {bucket}"), error)
+        })?;
     Ok(response.status().map(|status| status.as_str().to_owned()))
 }
 

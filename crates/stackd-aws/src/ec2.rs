@@ -77,7 +77,9 @@ pub async fn update_tags(
             .set_tags(Some(to_sdk(&delta.set)))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("CreateTags on {resource_id}"), error))?;
+            .map_err(|error| {
+                crate::failures::call_failed(format!("CreateTags on {resource_id}"), error)
+            })?;
     }
     if !delta.remove.is_empty() {
         let keys = delta
@@ -91,7 +93,9 @@ pub async fn update_tags(
             .set_tags(Some(keys))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("DeleteTags on {resource_id}"), error))?;
+            .map_err(|error| {
+                crate::failures::call_failed(format!("DeleteTags on {resource_id}"), error)
+            })?;
     }
     tracing::info!(resource = resource_id, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())

@@ -520,20 +520,7 @@ impl CallFailed {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let transient = match error {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => true,
-            // A HEAD response has no body, so its error has a status but no code.
-            SdkError::ServiceError(service) => {
-                service.raw().status().is_server_error()
-                    || matches!(
-                        service.err().code(),
-                        Some("SlowDown" | "Throttling" | "RequestTimeout")
-                    )
-            }
-            _ => false,
-        };
+        let transient = crate::failures::is_transient(error);
         CallFailed {
             message: format!("{context} failed: {}", DisplayErrorContext(error)),
             transient,
@@ -635,7 +622,10 @@ mod tests {
         let refusal = lease.check().await.unwrap_err();
 
         assert!(refusal.retry, "{refusal:?}");
-        assert!(refusal.reason.contains("HeadBucket lease-bucket"), "{refusal:?}");
+        assert!(
+            refusal.reason.contains("HeadBucket lease-bucket"),
+            "{refusal:?}"
+        );
         assert_eq!(head.num_calls(), 3, "the SDK's three tries");
     }
 
@@ -647,6 +637,9 @@ mod tests {
         let refusal = lease.check().await.unwrap_err();
 
         assert!(!refusal.retry, "{refusal:?}");
-        assert!(refusal.reason.contains("HeadBucket lease-bucket"), "{refusal:?}");
+        assert!(
+            refusal.reason.contains("HeadBucket lease-bucket"),
+            "{refusal:?}"
+        );
     }
 }

@@ -15,6 +15,7 @@ mod clients;
 mod compute;
 mod distributions;
 mod ec2;
+mod failures;
 mod graph;
 mod iam;
 mod json_diff;

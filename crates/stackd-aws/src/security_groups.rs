@@ -239,7 +239,7 @@ async fn observe(client: &Client, stack: &str) -> Result<GroupsLive, ComponentEr
         .filters(stack_filter(stack))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeSecurityGroups", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeSecurityGroups", error))?;
     let found = by_logical_id(
         "security group",
         response.security_groups().to_vec(),
@@ -589,7 +589,7 @@ async fn create_group(
             )));
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("CreateSecurityGroup {logical}"),
                 error,
             ));
@@ -673,7 +673,7 @@ async fn authorize(
             .map_err(|error| {
                 (
                     duplicate(error.code()),
-                    ComponentError::call(format!("{operation} on {group_id}"), error),
+                    crate::failures::call_failed(format!("{operation} on {group_id}"), error),
                 )
             }),
         Direction::Egress => client
@@ -686,7 +686,7 @@ async fn authorize(
             .map_err(|error| {
                 (
                     duplicate(error.code()),
-                    ComponentError::call(format!("{operation} on {group_id}"), error),
+                    crate::failures::call_failed(format!("{operation} on {group_id}"), error),
                 )
             }),
     };
@@ -734,7 +734,9 @@ async fn revoke(
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| ComponentError::call(format!("{operation} on {group_id}"), error)),
+            .map_err(|error| {
+                crate::failures::call_failed(format!("{operation} on {group_id}"), error)
+            }),
         Direction::Egress => client
             .revoke_security_group_egress()
             .group_id(group_id)
@@ -742,7 +744,9 @@ async fn revoke(
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| ComponentError::call(format!("{operation} on {group_id}"), error)),
+            .map_err(|error| {
+                crate::failures::call_failed(format!("{operation} on {group_id}"), error)
+            }),
     };
     sent?;
     let shown: Vec<String> = rules.iter().map(ToString::to_string).collect();

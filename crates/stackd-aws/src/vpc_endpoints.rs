@@ -203,7 +203,7 @@ impl Component for VpcEndpointsComponent {
             .filters(stack_filter(self.tagger.stack()))
             .send()
             .await
-            .map_err(|error| ComponentError::call("DescribeVpcEndpoints", error))?;
+            .map_err(|error| crate::failures::call_failed("DescribeVpcEndpoints", error))?;
         // Deleted endpoints stay visible for a while; they are gone for stackd.
         let alive: Vec<_> = response
             .vpc_endpoints()
@@ -460,7 +460,10 @@ impl Component for VpcEndpointsComponent {
                         .send()
                         .await
                         .map_err(|error| {
-                            ComponentError::call(format!("ModifyVpcEndpoint {endpoint_id}"), error)
+                            crate::failures::call_failed(
+                                format!("ModifyVpcEndpoint {endpoint_id}"),
+                                error,
+                            )
                         })?;
                     tracing::info!(endpoint_id, endpoint, "modified VPC endpoint");
                 }
@@ -564,10 +567,9 @@ async fn create(
             .set_security_group_ids(non_empty(attachments.security_groups.clone()))
             .private_dns_enabled(endpoint.private_dns),
     };
-    let response = request
-        .send()
-        .await
-        .map_err(|error| ComponentError::call(format!("CreateVpcEndpoint {logical}"), error))?;
+    let response = request.send().await.map_err(|error| {
+        crate::failures::call_failed(format!("CreateVpcEndpoint {logical}"), error)
+    })?;
     let endpoint_id = response
         .vpc_endpoint()
         .and_then(|created| created.vpc_endpoint_id())

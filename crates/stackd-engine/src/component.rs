@@ -93,6 +93,9 @@ pub enum ComponentError {
         operation: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether a later try may succeed unchanged: throttling, a server
+        /// error, a timeout or a lost connection, after the SDK's own retries.
+        transient: bool,
     },
     /// AWS returned something the component cannot use.
     #[error("unexpected response: {0}")]
@@ -108,7 +111,33 @@ impl ComponentError {
         ComponentError::Call {
             operation: operation.into(),
             source: source.into(),
+            transient: false,
         }
+    }
+
+    /// Wraps the error of an AWS call that a later try may not meet again, such
+    /// as throttling or a lost connection.
+    pub fn transient_call(
+        operation: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ComponentError::Call {
+            operation: operation.into(),
+            source: source.into(),
+            transient: true,
+        }
+    }
+
+    /// Returns whether a later try may succeed without a change: see
+    /// [`ComponentError::transient_call`].
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ComponentError::Call {
+                transient: true,
+                ..
+            }
+        )
     }
 
     /// Formats the error with its whole chain of causes, for one log line or report.

@@ -104,7 +104,9 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
             let shrank = planned_before
                 .insert(component.id.clone(), planned)
                 .is_some_and(|before| planned < before);
-            if component.status == Status::Error && !shrank {
+            // A transient error, such as throttling that outlasted the SDK's
+            // retries, is not counted either: --wait bounds how long it may last.
+            if component.status == Status::Error && !shrank && !component.transient {
                 *failed_in_a_row.entry(component.id.clone()).or_insert(0) += 1;
             } else if component.status != Status::Error {
                 failed_in_a_row.remove(&component.id);
@@ -272,6 +274,29 @@ mod tests {
         assert_eq!(report.outcome, Outcome::Failed);
         assert_eq!(report.passes.len(), 3);
         assert_eq!(last_status(&report), Status::Error);
+    }
+
+    #[tokio::test]
+    async fn repeated_transient_error_runs_until_wait() {
+        let fake = Fake::converged("network").with(|state| {
+            state.observe_failure = Some(Failure::Throttled);
+        });
+        let options = ConvergeOptions {
+            wait: Duration::from_millis(50),
+            requeue_after: Duration::from_millis(5),
+            ..options()
+        };
+
+        let report = converge_one(&fake, &options).await;
+
+        assert_eq!(report.outcome, Outcome::TimedOut);
+        assert!(report.passes.len() > 3, "{} passes", report.passes.len());
+        assert!(
+            report
+                .passes
+                .iter()
+                .all(|pass| pass.components[0].transient)
+        );
     }
 
     #[tokio::test]

@@ -107,6 +107,9 @@ pub struct ComponentReport {
     /// policy of `alertOnly` or `ignore` does. Held drift stays by choice, so the
     /// component counts as converged.
     pub held: bool,
+    /// Whether the component's error may not happen again on a later try:
+    /// throttling, a server error, a timeout or a lost connection.
+    pub transient: bool,
 }
 
 /// The outcome of one pass, component by component in dependency order.
@@ -234,6 +237,7 @@ pub async fn run_pass(graph: &Graph, options: &PassOptions) -> PassReport {
             applied: false,
             refused: false,
             held: false,
+            transient: false,
         });
         reports[index] = Some(report);
     }
@@ -260,6 +264,7 @@ fn unsupported_report(id: ComponentId, resources: &[String]) -> ComponentReport 
         applied: false,
         refused: false,
         held: false,
+        transient: false,
     }
 }
 
@@ -509,6 +514,7 @@ fn report(
         applied,
         refused: false,
         held: false,
+        transient: false,
     }
 }
 
@@ -544,6 +550,7 @@ fn error_report(id: ComponentId, error: &crate::component::ComponentError) -> Co
     };
     let mut report = report(id, status, error.chain(), Vec::new(), false);
     report.refused = refused;
+    report.transient = error.is_transient();
     report
 }
 
@@ -589,6 +596,8 @@ pub(crate) mod tests {
         Blocked,
         /// The AWS call itself fails.
         Call,
+        /// The AWS call is throttled beyond the SDK's retries.
+        Throttled,
     }
 
     impl Failure {
@@ -596,7 +605,10 @@ pub(crate) mod tests {
             match self {
                 Failure::Blocked => ComponentError::Blocked(format!("{operation} is not allowed")),
                 Failure::Call => {
-                    ComponentError::call(operation, std::io::Error::other("connection reset"))
+                    ComponentError::call(operation, std::io::Error::other("access denied"))
+                }
+                Failure::Throttled => {
+                    ComponentError::transient_call(operation, std::io::Error::other("throttled"))
                 }
             }
         }
@@ -918,8 +930,9 @@ pub(crate) mod tests {
         let report = pass(Mode::Apply, &[&fake]).await;
         let network = report_of(&report, "network");
         assert_eq!(network.status, Status::Error);
-        assert_eq!(network.reason, "Describe failed: connection reset");
+        assert_eq!(network.reason, "Describe failed: access denied");
         assert!(!network.refused);
+        assert!(!network.transient);
     }
 
     #[tokio::test]

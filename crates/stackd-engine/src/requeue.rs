@@ -114,6 +114,7 @@ mod tests {
             applied: false,
             refused,
             held: false,
+            transient: false,
         }
     }
 

@@ -129,6 +129,7 @@ mod tests {
             applied: false,
             refused: false,
             held: false,
+            transient: false,
         }
     }
 

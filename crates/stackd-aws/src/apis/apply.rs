@@ -146,7 +146,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateApi {}", desired.name), error)
+                    crate::failures::call_failed(format!("CreateApi {}", desired.name), error)
                 })?;
             let id = response.api_id().ok_or_else(|| unexpected("CreateApi"))?;
             known.api = Some(id.to_owned());
@@ -161,7 +161,9 @@ async fn run(
                 .set_cors_configuration(cors(desired))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("UpdateApi {api_id}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("UpdateApi {api_id}"), error)
+                })?;
             tracing::info!(api = %desired.name, "updated name and CORS configuration");
         }
         Action::DeleteCors => {
@@ -172,7 +174,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteCorsConfiguration {api_id}"), error)
+                    crate::failures::call_failed(format!("DeleteCorsConfiguration {api_id}"), error)
                 })?;
             tracing::info!(api = %desired.name, "deleted CORS configuration");
         }
@@ -189,7 +191,9 @@ async fn run(
                 .name(&name)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("UpdateVpcLink {link_id}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("UpdateVpcLink {link_id}"), error)
+                })?;
             tracing::info!(vpc_link = link_id, name, "renamed VPC link");
         }
         Action::CreateAuthorizer | Action::UpdateAuthorizer => {
@@ -211,7 +215,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteRoute {api_id} {route_id}"), error)
+                    crate::failures::call_failed(format!("DeleteRoute {api_id} {route_id}"), error)
                 })?;
             tracing::info!(api = %desired.name, route_id, "deleted route that left the file");
         }
@@ -227,7 +231,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateStage {api_id} {}", stage.name), error)
+                    crate::failures::call_failed(
+                        format!("CreateStage {api_id} {}", stage.name),
+                        error,
+                    )
                 })?;
             tracing::info!(api = %desired.name, stage = %stage.name, "created stage");
         }
@@ -243,7 +250,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("UpdateStage {api_id} {}", stage.name), error)
+                    crate::failures::call_failed(
+                        format!("UpdateStage {api_id} {}", stage.name),
+                        error,
+                    )
                 })?;
             tracing::info!(api = %desired.name, stage = %stage.name, "updated stage");
         }
@@ -283,7 +293,7 @@ async fn create_vpc_link(
         .config_override(without_retries())
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("CreateVpcLink {name}"), error))?;
+        .map_err(|error| crate::failures::call_failed(format!("CreateVpcLink {name}"), error))?;
     let id = response
         .vpc_link_id()
         .ok_or_else(|| unexpected("CreateVpcLink"))?;
@@ -319,7 +329,10 @@ async fn put_authorizer(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("UpdateAuthorizer {api_id} {}", found.id), error)
+                    crate::failures::call_failed(
+                        format!("UpdateAuthorizer {api_id} {}", found.id),
+                        error,
+                    )
                 })?;
             tracing::info!(authorizer = %wanted.name, "updated JWT authorizer");
         }
@@ -336,7 +349,7 @@ async fn put_authorizer(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("CreateAuthorizer {api_id} {}", wanted.name),
                         error,
                     )
@@ -384,7 +397,7 @@ async fn put_integration(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("UpdateIntegration {api_id} {integration_id}"),
                         error,
                     )
@@ -407,7 +420,7 @@ async fn put_integration(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateIntegration {api_id}"), error)
+                    crate::failures::call_failed(format!("CreateIntegration {api_id}"), error)
                 })?;
             let id = response
                 .integration_id()
@@ -468,7 +481,7 @@ async fn put_route(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("UpdateRoute {api_id} {route_id}"), error)
+                    crate::failures::call_failed(format!("UpdateRoute {api_id} {route_id}"), error)
                 })?;
             tracing::info!(route = %logical_id, "updated route");
         }
@@ -483,7 +496,7 @@ async fn put_route(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateRoute {api_id} {key}"), error)
+                    crate::failures::call_failed(format!("CreateRoute {api_id} {key}"), error)
                 })?;
             tracing::info!(route = %logical_id, "created route");
         }
@@ -499,7 +512,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .set_tags(Some(delta.set.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("TagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("TagResource {arn}"), error))?;
     }
     if !delta.remove.is_empty() {
         client
@@ -508,7 +521,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .set_tag_keys(Some(delta.remove.clone()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("UntagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("UntagResource {arn}"), error))?;
     }
     tracing::info!(resource = arn, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())

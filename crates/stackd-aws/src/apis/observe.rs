@@ -153,7 +153,7 @@ macro_rules! all_pages {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|error| ComponentError::call($operation, error))?;
+                .map_err(|error| crate::failures::call_failed($operation, error))?;
             items.extend(response.items().iter().cloned());
             match response.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
@@ -227,7 +227,7 @@ async fn get_stage(
         {
             Ok(None)
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("GetStage {api_id} {name}"),
             error,
         )),

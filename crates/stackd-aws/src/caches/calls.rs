@@ -38,7 +38,7 @@ pub(super) async fn observe(
             return Ok(None);
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("DescribeServerlessCaches {name}"),
                 error,
             ));
@@ -80,7 +80,7 @@ pub(super) async fn observe(
             return Ok(None);
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("ListTagsForResource {arn}"),
                 error,
             ));
@@ -190,7 +190,9 @@ pub(super) async fn create(
         .set_tags(Some(elasticache_tags(tags)))
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("CreateServerlessCache {name}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("CreateServerlessCache {name}"), error)
+        })?;
     tracing::info!(
         cache = name,
         engine = desired.engine.as_str(),
@@ -224,10 +226,9 @@ pub(super) async fn modify(
             major_version,
         } => request.engine(engine).major_engine_version(major_version),
     };
-    request
-        .send()
-        .await
-        .map_err(|error| ComponentError::call(format!("ModifyServerlessCache {name}"), error))?;
+    request.send().await.map_err(|error| {
+        crate::failures::call_failed(format!("ModifyServerlessCache {name}"), error)
+    })?;
     tracing::info!(cache = name, ?modification, "modified serverless cache");
     Ok(())
 }
@@ -269,7 +270,9 @@ pub(super) async fn retag(
             .set_tags(Some(elasticache_tags(&delta.set)))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("AddTagsToResource {arn}"), error))?;
+            .map_err(|error| {
+                crate::failures::call_failed(format!("AddTagsToResource {arn}"), error)
+            })?;
     }
     if !delta.remove.is_empty() {
         client
@@ -279,7 +282,7 @@ pub(super) async fn retag(
             .send()
             .await
             .map_err(|error| {
-                ComponentError::call(format!("RemoveTagsFromResource {arn}"), error)
+                crate::failures::call_failed(format!("RemoveTagsFromResource {arn}"), error)
             })?;
     }
     tracing::info!(resource = arn, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");

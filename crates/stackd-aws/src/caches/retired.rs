@@ -118,7 +118,7 @@ impl Component for RetiredCachesComponent {
                         DeleteServerlessCacheError::ServerlessCacheNotFoundFault(_)
                     ) => {}
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("DeleteServerlessCache {name}"),
                         error,
                     ));
@@ -156,8 +156,9 @@ async fn observe(
     let mut retired = Vec::new();
     let mut pages = client.describe_serverless_caches().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(|error| ComponentError::call("DescribeServerlessCaches".to_owned(), error))?;
+        let page = page.map_err(|error| {
+            crate::failures::call_failed("DescribeServerlessCaches".to_owned(), error)
+        })?;
         for cache in page.serverless_caches() {
             let (Some(name), Some(arn)) = (cache.serverless_cache_name(), cache.arn()) else {
                 continue;
@@ -182,7 +183,7 @@ async fn observe(
                     continue;
                 }
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("ListTagsForResource {arn}"),
                         error,
                     ));

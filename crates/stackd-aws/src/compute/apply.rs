@@ -302,7 +302,10 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateLaunchTemplate {}", template.name), error)
+                    crate::failures::call_failed(
+                        format!("CreateLaunchTemplate {}", template.name),
+                        error,
+                    )
                 })?;
             let created = response.launch_template().ok_or_else(|| {
                 ComponentError::Unexpected(format!(
@@ -334,7 +337,7 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("CreateLaunchTemplateVersion {template_id}"),
                         error,
                     )
@@ -398,7 +401,7 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                         Some(CreateAutoScalingGroupError::AlreadyExistsFault(_))
                     ) => {}
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("CreateAutoScalingGroup {}", group.name),
                         error,
                     ));
@@ -440,7 +443,10 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("UpdateAutoScalingGroup {}", group.name), error)
+                    crate::failures::call_failed(
+                        format!("UpdateAutoScalingGroup {}", group.name),
+                        error,
+                    )
                 })?;
             tracing::info!(auto_scaling_group = %group.name, "updated Auto Scaling group");
         }
@@ -481,7 +487,10 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateCapacityProvider {}", provider.name), error)
+                    crate::failures::call_failed(
+                        format!("CreateCapacityProvider {}", provider.name),
+                        error,
+                    )
                 })?;
             tracing::info!(capacity_provider = %provider.name, "created capacity provider");
         }
@@ -505,7 +514,10 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("UpdateCapacityProvider {}", provider.name), error)
+                    crate::failures::call_failed(
+                        format!("UpdateCapacityProvider {}", provider.name),
+                        error,
+                    )
                 })?;
             tracing::info!(capacity_provider = %provider.name, "updated capacity provider");
         }
@@ -526,7 +538,7 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateCluster {}", cluster.name), error)
+                    crate::failures::call_failed(format!("CreateCluster {}", cluster.name), error)
                 })?;
             tracing::info!(cluster = %cluster.name, "created cluster");
         }
@@ -542,7 +554,7 @@ async fn run(target: &Target<'_>, known: &mut Known, action: Action) -> Result<(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("PutClusterCapacityProviders {}", cluster.name),
                         error,
                     )
@@ -586,7 +598,7 @@ async fn set_default_version(
         .send()
         .await
         .map_err(|error| {
-            ComponentError::call(format!("ModifyLaunchTemplate {template_id}"), error)
+            crate::failures::call_failed(format!("ModifyLaunchTemplate {template_id}"), error)
         })?;
     tracing::info!(launch_template = %template_id, version, "set default launch template version");
     Ok(())
@@ -600,7 +612,7 @@ async fn group_arn(clients: &AwsClients, name: &str) -> Result<String, Component
         .send()
         .await
         .map_err(|error| {
-            ComponentError::call(format!("DescribeAutoScalingGroups {name}"), error)
+            crate::failures::call_failed(format!("DescribeAutoScalingGroups {name}"), error)
         })?;
     response
         .auto_scaling_groups()
@@ -626,7 +638,9 @@ async fn retag_group(
             .set_tags(Some(group_tags(name, &delta.set)))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("CreateOrUpdateTags {name}"), error))?;
+            .map_err(|error| {
+                crate::failures::call_failed(format!("CreateOrUpdateTags {name}"), error)
+            })?;
     }
     if !delta.remove.is_empty() {
         let keys = delta
@@ -646,7 +660,7 @@ async fn retag_group(
             .set_tags(Some(keys))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("DeleteTags {name}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("DeleteTags {name}"), error))?;
     }
     tracing::info!(auto_scaling_group = name, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())
@@ -665,7 +679,7 @@ async fn retag_ecs(
             .set_tags(Some(ecs_tags(&delta.set)))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("TagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("TagResource {arn}"), error))?;
     }
     if !delta.remove.is_empty() {
         clients
@@ -675,7 +689,7 @@ async fn retag_ecs(
             .set_tag_keys(Some(delta.remove.clone()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("UntagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("UntagResource {arn}"), error))?;
     }
     tracing::info!(resource = arn, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())

@@ -115,7 +115,10 @@ async fn run_step(
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("UpdateService {name} to 0 tasks"), error)
+                        crate::failures::call_failed(
+                            format!("UpdateService {name} to 0 tasks"),
+                            error,
+                        )
                     })?;
                 tracing::info!(service = %name, %cluster, "scaled service to 0 tasks before deleting it");
             }
@@ -124,7 +127,9 @@ async fn run_step(
                 .service(name)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("DeleteService {name}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("DeleteService {name}"), error)
+                })?;
             tracing::info!(service = %name, %cluster, "deleted service that left the file");
         }
         Deletion::DetachCapacityProviders { cluster } => {
@@ -153,7 +158,7 @@ async fn run_step(
                     )));
                 }
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("PutClusterCapacityProviders {cluster}"),
                         error,
                     ));
@@ -183,7 +188,7 @@ async fn run_step(
                     )));
                 }
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("DeleteCapacityProvider {name}"),
                         error,
                     ));
@@ -221,7 +226,7 @@ async fn run_step(
                     )));
                 }
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("DeleteAutoScalingGroup {name}"),
                         error,
                     ));
@@ -236,7 +241,7 @@ async fn run_step(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteLaunchTemplate {id}"), error)
+                    crate::failures::call_failed(format!("DeleteLaunchTemplate {id}"), error)
                 })?;
             tracing::info!(launch_template = %id, "deleted launch template that left the file");
         }
@@ -259,7 +264,10 @@ async fn run_step(
                 )));
             }
             Err(error) => {
-                return Err(ComponentError::call(format!("DeleteCluster {name}"), error));
+                return Err(crate::failures::call_failed(
+                    format!("DeleteCluster {name}"),
+                    error,
+                ));
             }
         },
     }

@@ -129,9 +129,10 @@ async fn observe_launch_templates(
             .await
     };
     let (tagged, named) = tokio::join!(tagged, named);
-    let tagged = tagged.map_err(|error| ComponentError::call("DescribeLaunchTemplates", error))?;
-    let named =
-        named.map_err(|error| ComponentError::call("DescribeLaunchTemplates by name", error))?;
+    let tagged =
+        tagged.map_err(|error| crate::failures::call_failed("DescribeLaunchTemplates", error))?;
+    let named = named
+        .map_err(|error| crate::failures::call_failed("DescribeLaunchTemplates by name", error))?;
 
     for template in &desired.launch_templates {
         let logical = ids::launch_template(&template.id);
@@ -173,7 +174,7 @@ async fn read_versions(
         .send()
         .await
         .map_err(|error| {
-            ComponentError::call(format!("DescribeLaunchTemplateVersions {id}"), error)
+            crate::failures::call_failed(format!("DescribeLaunchTemplateVersions {id}"), error)
         })?;
     let default_version = template.default_version_number().unwrap_or_default();
     let latest_version = template.latest_version_number().unwrap_or_default();
@@ -273,9 +274,10 @@ async fn observe_auto_scaling_groups(
     };
     let (tagged, named) = tokio::join!(tagged, named);
     let tagged =
-        tagged.map_err(|error| ComponentError::call("DescribeAutoScalingGroups", error))?;
-    let named =
-        named.map_err(|error| ComponentError::call("DescribeAutoScalingGroups by name", error))?;
+        tagged.map_err(|error| crate::failures::call_failed("DescribeAutoScalingGroups", error))?;
+    let named = named.map_err(|error| {
+        crate::failures::call_failed("DescribeAutoScalingGroups by name", error)
+    })?;
 
     for group in &desired.auto_scaling_groups {
         let logical = ids::auto_scaling_group(&group.id);
@@ -407,7 +409,7 @@ async fn observe_capacity_providers(
             .set_next_token(token)
             .send()
             .await
-            .map_err(|error| ComponentError::call("DescribeCapacityProviders", error))?;
+            .map_err(|error| crate::failures::call_failed("DescribeCapacityProviders", error))?;
         providers.extend(response.capacity_providers().iter().cloned());
         token = response.next_token().map(str::to_owned);
         if token.is_none() {
@@ -499,7 +501,7 @@ async fn observe_clusters(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| ComponentError::call("ListClusters", error))?;
+        .map_err(|error| crate::failures::call_failed("ListClusters", error))?;
     let described = try_join_all(arns.chunks(CLUSTERS_PER_DESCRIBE).map(|chunk| async move {
         client
             .describe_clusters()
@@ -507,7 +509,7 @@ async fn observe_clusters(
             .include(ClusterField::Tags)
             .send()
             .await
-            .map_err(|error| ComponentError::call("DescribeClusters", error))
+            .map_err(|error| crate::failures::call_failed("DescribeClusters", error))
     }))
     .await?;
     let clusters: Vec<Cluster> = described
@@ -589,7 +591,7 @@ async fn observe_leftover_services(
                 return Ok(Vec::new());
             }
             Err(error) => {
-                return Err(ComponentError::call(
+                return Err(crate::failures::call_failed(
                     format!("ListServices {}", cluster.name),
                     error,
                 ));
@@ -610,7 +612,10 @@ async fn observe_leftover_services(
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(format!("DescribeServices {}", cluster.name), error)
+                        crate::failures::call_failed(
+                            format!("DescribeServices {}", cluster.name),
+                            error,
+                        )
                     })
             },
         ))

@@ -132,7 +132,7 @@ async fn list_distributions(client: &Client) -> Result<Vec<(String, String)>, Co
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| ComponentError::call("ListDistributions", error))?;
+        .map_err(|error| crate::failures::call_failed("ListDistributions", error))?;
     Ok(pages
         .into_iter()
         .filter_map(|page| page.distribution_list)
@@ -150,7 +150,9 @@ async fn distribution_tags(
         .resource(arn)
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("ListTagsForResource {arn}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("ListTagsForResource {arn}"), error)
+        })?;
     Ok(comparable(
         response
             .tags
@@ -176,7 +178,12 @@ async fn read_distribution(
         {
             return Ok(None);
         }
-        Err(error) => return Err(ComponentError::call(format!("GetDistribution {id}"), error)),
+        Err(error) => {
+            return Err(crate::failures::call_failed(
+                format!("GetDistribution {id}"),
+                error,
+            ));
+        }
     };
     let etag = response.e_tag.ok_or_else(|| {
         ComponentError::Unexpected(format!("GetDistribution {id} returned no ETag"))
@@ -211,7 +218,7 @@ async fn find_origin_access_control(
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|error| ComponentError::call("ListOriginAccessControls", error))?;
+            .map_err(|error| crate::failures::call_failed("ListOriginAccessControls", error))?;
         let Some(list) = response.origin_access_control_list else {
             return Ok(None);
         };
@@ -248,7 +255,7 @@ async fn find_public_keys(
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|error| ComponentError::call("ListPublicKeys", error))?;
+            .map_err(|error| crate::failures::call_failed("ListPublicKeys", error))?;
         let Some(list) = response.public_key_list else {
             break;
         };
@@ -288,7 +295,7 @@ async fn find_key_group(
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|error| ComponentError::call("ListKeyGroups", error))?;
+            .map_err(|error| crate::failures::call_failed("ListKeyGroups", error))?;
         let Some(list) = response.key_group_list else {
             return Ok(None);
         };
@@ -491,13 +498,13 @@ async fn create_origin_access_control(
                 tracing::info!(origin_access_control = %found.id, name, "origin access control already created by an earlier call");
                 return Ok(found.id);
             }
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("CreateOriginAccessControl {name}"),
                 error,
             ));
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("CreateOriginAccessControl {name}"),
                 error,
             ));
@@ -522,7 +529,9 @@ async fn update_origin_access_control(
         .id(id)
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("GetOriginAccessControl {id}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("GetOriginAccessControl {id}"), error)
+        })?;
     client
         .update_origin_access_control()
         .id(id)
@@ -530,7 +539,9 @@ async fn update_origin_access_control(
         .origin_access_control_config(origin_access_control_config(component)?)
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("UpdateOriginAccessControl {id}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("UpdateOriginAccessControl {id}"), error)
+        })?;
     tracing::info!(origin_access_control = id, "updated origin access control");
     Ok(())
 }
@@ -582,13 +593,13 @@ pub(super) async fn create_public_key(
                 tracing::info!(public_key = %found.id, name = %key.name, "public key already created by an earlier call");
                 return Ok(found.id);
             }
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("CreatePublicKey {}", key.name),
                 error,
             ));
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("CreatePublicKey {}", key.name),
                 error,
             ));
@@ -630,7 +641,7 @@ async fn create_key_group(
             ) =>
         {
             let Some(found) = find_key_group(client, &name).await? else {
-                return Err(ComponentError::call(
+                return Err(crate::failures::call_failed(
                     format!("CreateKeyGroup {name}"),
                     error,
                 ));
@@ -641,7 +652,7 @@ async fn create_key_group(
             }
             Ok(found.id)
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("CreateKeyGroup {name}"),
             error,
         )),
@@ -691,7 +702,7 @@ async fn update_key_group(
         .id(id)
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("GetKeyGroup {id}"), error))?;
+        .map_err(|error| crate::failures::call_failed(format!("GetKeyGroup {id}"), error))?;
     client
         .update_key_group()
         .id(id)
@@ -699,7 +710,7 @@ async fn update_key_group(
         .key_group_config(key_group_config(component, items.clone())?)
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("UpdateKeyGroup {id}"), error))?;
+        .map_err(|error| crate::failures::call_failed(format!("UpdateKeyGroup {id}"), error))?;
     tracing::info!(key_group = id, keys = ?items, "updated key group");
     Ok(())
 }
@@ -756,7 +767,7 @@ async fn create_distribution(
             tracing::info!(%logical, "distribution already created by an earlier call");
             Ok(())
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("CreateDistributionWithTags {logical}"),
             error,
         )),
@@ -811,7 +822,7 @@ async fn update_distribution(
                 reread = true;
             }
             Err(error) => {
-                return Err(ComponentError::call(
+                return Err(crate::failures::call_failed(
                     format!("UpdateDistribution {id}"),
                     error,
                 ));
@@ -834,7 +845,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .tags(Tags::builder().set_items(Some(tags)).build())
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("TagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("TagResource {arn}"), error))?;
     }
     if !delta.remove.is_empty() {
         client
@@ -847,7 +858,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             )
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("UntagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("UntagResource {arn}"), error))?;
     }
     tracing::info!(resource = arn, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())

@@ -54,7 +54,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateRole {}", role.name), error)
+                    crate::failures::call_failed(format!("CreateRole {}", role.name), error)
                 })?;
             tracing::info!(role = %role.name, "created role");
         }
@@ -67,7 +67,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("UpdateAssumeRolePolicy {}", role.name), error)
+                    crate::failures::call_failed(
+                        format!("UpdateAssumeRolePolicy {}", role.name),
+                        error,
+                    )
                 })?;
             tracing::info!(role = %role.name, "updated trust policy");
         }
@@ -82,7 +85,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateUser {}", user.name), error)
+                    crate::failures::call_failed(format!("CreateUser {}", user.name), error)
                 })?;
             tracing::info!(user = %user.name, "created user");
         }
@@ -118,7 +121,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateInstanceProfile {}", role.name), error)
+                    crate::failures::call_failed(
+                        format!("CreateInstanceProfile {}", role.name),
+                        error,
+                    )
                 })?;
             tracing::info!(instance_profile = %role.name, "created instance profile");
         }
@@ -132,7 +138,7 @@ async fn run(
                     .send()
                     .await
                     .map_err(|error| {
-                        ComponentError::call(
+                        crate::failures::call_failed(
                             format!("RemoveRoleFromInstanceProfile {name} {other}"),
                             error,
                         )
@@ -173,7 +179,7 @@ async fn add_role_to_instance_profile(client: &Client, name: &str) -> Result<(),
                 Some(AddRoleToInstanceProfileError::NoSuchEntityException(_))
             ) =>
         {
-            Err(ComponentError::call(
+            Err(crate::failures::call_failed(
                 format!(
                     "AddRoleToInstanceProfile {name} (IAM may not see a role or profile created \
                      seconds ago yet; the next pass retries)"
@@ -181,7 +187,7 @@ async fn add_role_to_instance_profile(client: &Client, name: &str) -> Result<(),
                 error,
             ))
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("AddRoleToInstanceProfile {name}"),
             error,
         )),
@@ -204,7 +210,7 @@ async fn attach_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("AttachRolePolicy {role} {arn}"), error)
+                    crate::failures::call_failed(format!("AttachRolePolicy {role} {arn}"), error)
                 })?;
             tracing::info!(%role, policy = arn, "attached managed policy");
         }
@@ -217,7 +223,7 @@ async fn attach_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("AttachUserPolicy {user} {arn}"), error)
+                    crate::failures::call_failed(format!("AttachUserPolicy {user} {arn}"), error)
                 })?;
             tracing::info!(%user, policy = arn, "attached managed policy");
         }
@@ -241,7 +247,7 @@ async fn detach_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DetachRolePolicy {role} {arn}"), error)
+                    crate::failures::call_failed(format!("DetachRolePolicy {role} {arn}"), error)
                 })?;
             tracing::info!(%role, policy = arn, "detached managed policy");
         }
@@ -254,7 +260,7 @@ async fn detach_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DetachUserPolicy {user} {arn}"), error)
+                    crate::failures::call_failed(format!("DetachUserPolicy {user} {arn}"), error)
                 })?;
             tracing::info!(%user, policy = arn, "detached managed policy");
         }
@@ -282,7 +288,10 @@ async fn put_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("PutRolePolicy {} {policy}", role.name), error)
+                    crate::failures::call_failed(
+                        format!("PutRolePolicy {} {policy}", role.name),
+                        error,
+                    )
                 })?;
             tracing::info!(role = %role.name, policy, "put inline policy");
         }
@@ -297,7 +306,10 @@ async fn put_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("PutUserPolicy {} {policy}", user.name), error)
+                    crate::failures::call_failed(
+                        format!("PutUserPolicy {} {policy}", user.name),
+                        error,
+                    )
                 })?;
             tracing::info!(user = %user.name, policy, "put inline policy");
         }
@@ -321,7 +333,7 @@ async fn delete_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteRolePolicy {role} {policy}"), error)
+                    crate::failures::call_failed(format!("DeleteRolePolicy {role} {policy}"), error)
                 })?;
             tracing::info!(%role, policy, "deleted inline policy");
         }
@@ -334,7 +346,7 @@ async fn delete_policy(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteUserPolicy {user} {policy}"), error)
+                    crate::failures::call_failed(format!("DeleteUserPolicy {user} {policy}"), error)
                 })?;
             tracing::info!(%user, policy, "deleted inline policy");
         }
@@ -350,7 +362,7 @@ async fn retag_role(client: &Client, role: &str, delta: &TagDelta) -> Result<(),
             .set_tags(Some(iam_tags(&delta.set)?))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("TagRole {role}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("TagRole {role}"), error))?;
     }
     if !delta.remove.is_empty() {
         client
@@ -359,7 +371,7 @@ async fn retag_role(client: &Client, role: &str, delta: &TagDelta) -> Result<(),
             .set_tag_keys(Some(delta.remove.clone()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("UntagRole {role}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("UntagRole {role}"), error))?;
     }
     tracing::info!(%role, set = delta.set.len(), removed = delta.remove.len(), "updated role tags");
     Ok(())
@@ -373,7 +385,7 @@ async fn retag_user(client: &Client, user: &str, delta: &TagDelta) -> Result<(),
             .set_tags(Some(iam_tags(&delta.set)?))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("TagUser {user}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("TagUser {user}"), error))?;
     }
     if !delta.remove.is_empty() {
         client
@@ -382,7 +394,7 @@ async fn retag_user(client: &Client, user: &str, delta: &TagDelta) -> Result<(),
             .set_tag_keys(Some(delta.remove.clone()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("UntagUser {user}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("UntagUser {user}"), error))?;
     }
     tracing::info!(%user, set = delta.set.len(), removed = delta.remove.len(), "updated user tags");
     Ok(())
@@ -401,7 +413,7 @@ async fn retag_instance_profile(
             .send()
             .await
             .map_err(|error| {
-                ComponentError::call(format!("TagInstanceProfile {profile}"), error)
+                crate::failures::call_failed(format!("TagInstanceProfile {profile}"), error)
             })?;
     }
     if !delta.remove.is_empty() {
@@ -412,7 +424,7 @@ async fn retag_instance_profile(
             .send()
             .await
             .map_err(|error| {
-                ComponentError::call(format!("UntagInstanceProfile {profile}"), error)
+                crate::failures::call_failed(format!("UntagInstanceProfile {profile}"), error)
             })?;
     }
     tracing::info!(instance_profile = %profile, set = delta.set.len(), removed = delta.remove.len(), "updated instance profile tags");

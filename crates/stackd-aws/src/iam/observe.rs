@@ -71,7 +71,12 @@ async fn observe_role(client: &Client, name: &str) -> Result<Option<LiveRole>, C
         {
             return Ok(None);
         }
-        Err(error) => return Err(ComponentError::call(format!("GetRole {name}"), error)),
+        Err(error) => {
+            return Err(crate::failures::call_failed(
+                format!("GetRole {name}"),
+                error,
+            ));
+        }
     };
     let role = response
         .role()
@@ -101,7 +106,9 @@ async fn attached_role_policies(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| ComponentError::call(format!("ListAttachedRolePolicies {role}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("ListAttachedRolePolicies {role}"), error)
+        })?;
     Ok(attached
         .iter()
         .filter_map(|policy| policy.policy_arn().map(str::to_owned))
@@ -120,7 +127,7 @@ async fn role_inline_policies(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| ComponentError::call(format!("ListRolePolicies {role}"), error))?;
+        .map_err(|error| crate::failures::call_failed(format!("ListRolePolicies {role}"), error))?;
     let documents = try_join_all(names.into_iter().map(|policy| async move {
         let response = client
             .get_role_policy()
@@ -129,7 +136,7 @@ async fn role_inline_policies(
             .send()
             .await
             .map_err(|error| {
-                ComponentError::call(format!("GetRolePolicy {role} {policy}"), error)
+                crate::failures::call_failed(format!("GetRolePolicy {role} {policy}"), error)
             })?;
         let document = decode_document(response.policy_document());
         Ok::<_, ComponentError>((policy, document))
@@ -158,7 +165,7 @@ async fn observe_instance_profile(
             return Ok(None);
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("GetInstanceProfile {name}"),
                 error,
             ));
@@ -195,7 +202,12 @@ async fn observe_user(client: &Client, name: &str) -> Result<Option<LiveUser>, C
         {
             return Ok(None);
         }
-        Err(error) => return Err(ComponentError::call(format!("GetUser {name}"), error)),
+        Err(error) => {
+            return Err(crate::failures::call_failed(
+                format!("GetUser {name}"),
+                error,
+            ));
+        }
     };
     let user = response
         .user()
@@ -220,7 +232,9 @@ async fn attached_user_policies(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| ComponentError::call(format!("ListAttachedUserPolicies {user}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("ListAttachedUserPolicies {user}"), error)
+        })?;
     Ok(attached
         .iter()
         .filter_map(|policy| policy.policy_arn().map(str::to_owned))
@@ -239,7 +253,7 @@ async fn user_inline_policies(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| ComponentError::call(format!("ListUserPolicies {user}"), error))?;
+        .map_err(|error| crate::failures::call_failed(format!("ListUserPolicies {user}"), error))?;
     let documents = try_join_all(names.into_iter().map(|policy| async move {
         let response = client
             .get_user_policy()
@@ -248,7 +262,7 @@ async fn user_inline_policies(
             .send()
             .await
             .map_err(|error| {
-                ComponentError::call(format!("GetUserPolicy {user} {policy}"), error)
+                crate::failures::call_failed(format!("GetUserPolicy {user} {policy}"), error)
             })?;
         let document = decode_document(response.policy_document());
         Ok::<_, ComponentError>((policy, document))

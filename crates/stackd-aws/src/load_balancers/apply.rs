@@ -156,7 +156,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateLoadBalancer {}", desired.name), error)
+                    crate::failures::call_failed(
+                        format!("CreateLoadBalancer {}", desired.name),
+                        error,
+                    )
                 })?;
             let arn = response
                 .load_balancers()
@@ -182,7 +185,9 @@ async fn run(
                 .set_subnets(Some(placement.subnets.iter().cloned().collect()))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("SetSubnets {arn}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("SetSubnets {arn}"), error)
+                })?;
             tracing::info!(load_balancer = %desired.name, subnets = ?placement.subnets, "set subnets");
         }
         Action::SetSecurityGroups => {
@@ -196,7 +201,9 @@ async fn run(
                 .set_security_groups(Some(placement.security_groups.iter().cloned().collect()))
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("SetSecurityGroups {arn}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("SetSecurityGroups {arn}"), error)
+                })?;
             tracing::info!(load_balancer = %desired.name, security_groups = ?placement.security_groups, "set security groups");
         }
         Action::CreateTargetGroup(id) => {
@@ -225,7 +232,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateTargetGroup {}", group.name), error)
+                    crate::failures::call_failed(format!("CreateTargetGroup {}", group.name), error)
                 })?;
             let arn = response
                 .target_groups()
@@ -257,7 +264,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("ModifyTargetGroup {}", group.name), error)
+                    crate::failures::call_failed(format!("ModifyTargetGroup {}", group.name), error)
                 })?;
             tracing::info!(target_group = %group.name, "set health check");
         }
@@ -276,7 +283,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateListener {logical_id}"), error)
+                    crate::failures::call_failed(format!("CreateListener {logical_id}"), error)
                 })?;
             let arn = response
                 .listeners()
@@ -304,7 +311,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("ModifyListener {logical_id}"), error)
+                    crate::failures::call_failed(format!("ModifyListener {logical_id}"), error)
                 })?;
             tracing::info!(listener = %logical_id, port = wanted.port, "modified listener");
         }
@@ -315,7 +322,9 @@ async fn run(
                 .listener_arn(&arn)
                 .send()
                 .await
-                .map_err(|error| ComponentError::call(format!("DeleteListener {arn}"), error))?;
+                .map_err(|error| {
+                    crate::failures::call_failed(format!("DeleteListener {arn}"), error)
+                })?;
             tracing::info!(listener = %arn, "deleted listener that left the file");
         }
         Action::Refuse(_) => unreachable!("apply handles refusals before calling run"),
@@ -331,7 +340,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .set_tags(Some(elb_tags(&delta.set)))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("AddTags {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("AddTags {arn}"), error))?;
     }
     if !delta.remove.is_empty() {
         client
@@ -340,7 +349,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .set_tag_keys(Some(delta.remove.clone()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("RemoveTags {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("RemoveTags {arn}"), error))?;
     }
     tracing::info!(resource = arn, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())

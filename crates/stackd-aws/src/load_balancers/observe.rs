@@ -129,7 +129,7 @@ async fn describe_load_balancer(
         {
             Ok(None)
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("DescribeLoadBalancers {name}"),
             error,
         )),
@@ -152,7 +152,7 @@ async fn describe_target_group(
         {
             Ok(None)
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("DescribeTargetGroups {name}"),
             error,
         )),
@@ -172,7 +172,7 @@ async fn describe_listeners(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| {
-            ComponentError::call(format!("DescribeListeners {load_balancer_arn}"), error)
+            crate::failures::call_failed(format!("DescribeListeners {load_balancer_arn}"), error)
         })
 }
 
@@ -187,7 +187,7 @@ async fn describe_tags(
             .set_resource_arns(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|error| ComponentError::call("DescribeTags", error))
+            .map_err(|error| crate::failures::call_failed("DescribeTags", error))
     }))
     .await?;
     let mut tags = BTreeMap::new();

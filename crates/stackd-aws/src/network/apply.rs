@@ -102,7 +102,7 @@ async fn run(
                 .config_override(without_retries())
                 .send()
                 .await
-                .map_err(|error| ComponentError::call("CreateVpc", error))?;
+                .map_err(|error| crate::failures::call_failed("CreateVpc", error))?;
             let vpc_id = created_id(response.vpc().and_then(|vpc| vpc.vpc_id()), "CreateVpc")?;
             tracing::info!(vpc_id, cidr = %desired.vpc.cidr, "created VPC");
             ids.by_logical_id.insert(ids::VPC.to_owned(), vpc_id);
@@ -116,7 +116,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("ModifyVpcAttribute enableDnsSupport on {vpc_id}"),
                         error,
                     )
@@ -132,7 +132,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("ModifyVpcAttribute enableDnsHostnames on {vpc_id}"),
                         error,
                     )
@@ -160,7 +160,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateSubnet {logical_id}"), error)
+                    crate::failures::call_failed(format!("CreateSubnet {logical_id}"), error)
                 })?;
             let subnet_id = created_id(
                 response.subnet().and_then(|subnet| subnet.subnet_id()),
@@ -178,7 +178,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("ModifySubnetAttribute on {subnet_id}"), error)
+                    crate::failures::call_failed(
+                        format!("ModifySubnetAttribute on {subnet_id}"),
+                        error,
+                    )
                 })?;
             tracing::info!(subnet_id, value, "set mapPublicIpOnLaunch");
         }
@@ -191,7 +194,7 @@ async fn run(
                 .config_override(without_retries())
                 .send()
                 .await
-                .map_err(|error| ComponentError::call("CreateInternetGateway", error))?;
+                .map_err(|error| crate::failures::call_failed("CreateInternetGateway", error))?;
             let gateway_id = created_id(
                 response
                     .internet_gateway()
@@ -212,7 +215,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("AttachInternetGateway {gateway_id} to {vpc_id}"),
                         error,
                     )
@@ -231,7 +234,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("AllocateAddress {logical_id}"), error)
+                    crate::failures::call_failed(format!("AllocateAddress {logical_id}"), error)
                 })?;
             let allocation_id = created_id(response.allocation_id(), "AllocateAddress")?;
             tracing::info!(allocation_id, %logical_id, "allocated Elastic IP");
@@ -269,7 +272,7 @@ async fn run(
                     return Ok(());
                 }
                 Err(error) => {
-                    return Err(ComponentError::call(
+                    return Err(crate::failures::call_failed(
                         format!("CreateNatGateway {logical_id}"),
                         error,
                     ));
@@ -300,7 +303,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("CreateRouteTable {logical_id}"), error)
+                    crate::failures::call_failed(format!("CreateRouteTable {logical_id}"), error)
                 })?;
             let table_id = created_id(
                 response
@@ -325,7 +328,7 @@ async fn run(
                 Target::NatGateway(id) => request.nat_gateway_id(id),
             };
             request.send().await.map_err(|error| {
-                ComponentError::call(
+                crate::failures::call_failed(
                     format!("CreateRoute {} in {table_id}", route.destination),
                     error,
                 )
@@ -346,7 +349,7 @@ async fn run(
                 Target::NatGateway(id) => request.nat_gateway_id(id),
             };
             request.send().await.map_err(|error| {
-                ComponentError::call(
+                crate::failures::call_failed(
                     format!("ReplaceRoute {} in {table_id}", route.destination),
                     error,
                 )
@@ -362,7 +365,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteRoute {destination} in {table_id}"), error)
+                    crate::failures::call_failed(
+                        format!("DeleteRoute {destination} in {table_id}"),
+                        error,
+                    )
                 })?;
             tracing::info!(table_id, destination, "deleted route");
         }
@@ -386,7 +392,7 @@ async fn run(
                         tracing::debug!(association_id, "association already gone");
                     }
                     Err(error) => {
-                        return Err(ComponentError::call(
+                        return Err(crate::failures::call_failed(
                             format!("DisassociateRouteTable {association_id}"),
                             error,
                         ));
@@ -410,7 +416,7 @@ async fn run(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DeleteSubnet {subnet_id}"), error)
+                    crate::failures::call_failed(format!("DeleteSubnet {subnet_id}"), error)
                 })?;
         }
         Action::RefuseReplacement { .. } => {
@@ -446,7 +452,10 @@ async fn associate_subnet(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(format!("DescribeRouteTables for {subnet_id}"), error)
+                    crate::failures::call_failed(
+                        format!("DescribeRouteTables for {subnet_id}"),
+                        error,
+                    )
                 })?;
             let association_id = response
                 .route_tables()
@@ -455,7 +464,7 @@ async fn associate_subnet(
                 .find(|association| association.subnet_id() == Some(subnet_id))
                 .and_then(|association| association.route_table_association_id())
                 .ok_or_else(|| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("AssociateRouteTable {subnet_id} to {table_id}"),
                         error,
                     )
@@ -468,7 +477,7 @@ async fn associate_subnet(
                 .send()
                 .await
                 .map_err(|error| {
-                    ComponentError::call(
+                    crate::failures::call_failed(
                         format!("ReplaceRouteTableAssociation {association_id}"),
                         error,
                     )
@@ -481,7 +490,7 @@ async fn associate_subnet(
             );
             Ok(())
         }
-        Err(error) => Err(ComponentError::call(
+        Err(error) => Err(crate::failures::call_failed(
             format!("AssociateRouteTable {subnet_id} to {table_id}"),
             error,
         )),

@@ -60,7 +60,7 @@ async fn describe_vpcs(client: &Client, stack: &str) -> Result<Vec<TaggedVpc>, C
         .filters(stack_filter(stack))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeVpcs", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeVpcs", error))?;
     let vpcs = by_logical_id(
         "VPC",
         response.vpcs().to_vec(),
@@ -92,7 +92,7 @@ async fn vpc_attribute(
         .send()
         .await
         .map_err(|error| {
-            ComponentError::call(
+            crate::failures::call_failed(
                 format!("DescribeVpcAttribute {attribute} on {vpc_id}"),
                 error,
             )
@@ -113,7 +113,7 @@ async fn describe_subnets(
         .filters(stack_filter(stack))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeSubnets", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeSubnets", error))?;
     let subnets = by_logical_id(
         "subnet",
         response.subnets().to_vec(),
@@ -144,7 +144,7 @@ async fn describe_internet_gateways(
         .filters(stack_filter(stack))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeInternetGateways", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeInternetGateways", error))?;
     let mut gateways = by_logical_id(
         "internet gateway",
         response.internet_gateways().to_vec(),
@@ -173,7 +173,7 @@ async fn describe_addresses(
         .filters(stack_filter(stack))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeAddresses", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeAddresses", error))?;
     let addresses = by_logical_id(
         "Elastic IP",
         response.addresses().to_vec(),
@@ -203,7 +203,7 @@ async fn describe_nat_gateways(
         .filter(filter("state", ["pending", "available"]))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeNatGateways", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeNatGateways", error))?;
     let gateways = by_logical_id(
         "NAT gateway",
         response.nat_gateways().to_vec(),
@@ -236,7 +236,7 @@ async fn describe_route_tables(
         .filters(stack_filter(stack))
         .send()
         .await
-        .map_err(|error| ComponentError::call("DescribeRouteTables", error))?;
+        .map_err(|error| crate::failures::call_failed("DescribeRouteTables", error))?;
     let tables = by_logical_id(
         "route table",
         response.route_tables().to_vec(),

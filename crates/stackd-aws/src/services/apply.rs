@@ -175,7 +175,9 @@ async fn register_task_definition(target: &Target<'_>) -> Result<String, Compone
         .set_tags(Some(ecs_tags(&tags)))
         .send()
         .await
-        .map_err(|error| ComponentError::call(format!("RegisterTaskDefinition {family}"), error))?;
+        .map_err(|error| {
+            crate::failures::call_failed(format!("RegisterTaskDefinition {family}"), error)
+        })?;
     let definition = response.task_definition().ok_or_else(|| {
         ComponentError::Unexpected(format!(
             "RegisterTaskDefinition {family} returned no revision"
@@ -267,7 +269,7 @@ async fn create_service(target: &Target<'_>, revision: &str) -> Result<(), Compo
         .send()
         .await
         .map_err(|error| {
-            ComponentError::call(format!("CreateService {cluster}/{}", desired.name), error)
+            crate::failures::call_failed(format!("CreateService {cluster}/{}", desired.name), error)
         })?;
     tracing::info!(service = %desired.name, %cluster, %revision, "created service");
     Ok(())
@@ -305,7 +307,7 @@ async fn update_service(
         request = request.force_new_deployment(true);
     }
     request.send().await.map_err(|error| {
-        ComponentError::call(format!("UpdateService {cluster}/{}", desired.name), error)
+        crate::failures::call_failed(format!("UpdateService {cluster}/{}", desired.name), error)
     })?;
     tracing::info!(service = %desired.name, %cluster, ?update, "updated service");
     Ok(())
@@ -319,7 +321,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .set_tags(Some(ecs_tags(&delta.set)))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("TagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("TagResource {arn}"), error))?;
     }
     if !delta.remove.is_empty() {
         client
@@ -328,7 +330,7 @@ async fn retag(client: &Client, arn: &str, delta: &TagDelta) -> Result<(), Compo
             .set_tag_keys(Some(delta.remove.clone()))
             .send()
             .await
-            .map_err(|error| ComponentError::call(format!("UntagResource {arn}"), error))?;
+            .map_err(|error| crate::failures::call_failed(format!("UntagResource {arn}"), error))?;
     }
     tracing::info!(resource = arn, set = ?delta.set.keys(), removed = ?delta.remove, "updated tags");
     Ok(())

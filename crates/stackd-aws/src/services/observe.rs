@@ -81,7 +81,7 @@ async fn describe_task_definition(
             return Ok(None);
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("DescribeTaskDefinition {family}"),
                 error,
             ));
@@ -129,7 +129,7 @@ async fn describe_service(
             return Ok(None);
         }
         Err(error) => {
-            return Err(ComponentError::call(
+            return Err(crate::failures::call_failed(
                 format!("DescribeServices {cluster}/{name}"),
                 error,
             ));

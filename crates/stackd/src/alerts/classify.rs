@@ -103,6 +103,7 @@ mod tests {
             applied,
             refused,
             held: false,
+            transient: false,
         }
     }
 
@@ -141,6 +142,7 @@ mod tests {
             (
                 ComponentReport {
                     held: true,
+                    transient: false,
                     ..report(Status::Drifted, false, false)
                 },
                 Mode::Apply,

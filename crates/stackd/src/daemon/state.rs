@@ -273,6 +273,7 @@ mod tests {
                     applied: false,
                     refused: false,
                     held: false,
+                    transient: false,
                 })
                 .collect(),
             duration: Duration::from_millis(300),
