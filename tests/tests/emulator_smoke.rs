@@ -211,19 +211,23 @@ async fn bucket_versioning_reads_back_in_every_state() {
     }
 }
 
-#[tokio::test]
-async fn ec2_client_token_returns_first_result() {
-    let emulator = Emulator::start().expect("the emulator starts");
-    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&emulator).await);
-    let vpc = ec2
-        .create_vpc()
+/// Creates a VPC and returns its id.
+async fn create_vpc(ec2: &aws_sdk_ec2::Client) -> String {
+    ec2.create_vpc()
         .cidr_block("10.0.0.0/16")
         .send()
         .await
         .expect("CreateVpc succeeds")
         .vpc
         .and_then(|vpc| vpc.vpc_id)
-        .expect("CreateVpc returns the VPC id");
+        .expect("CreateVpc returns the VPC id")
+}
+
+#[tokio::test]
+async fn ec2_client_token_returns_first_result() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&emulator).await);
+    let vpc = create_vpc(&ec2).await;
     let create = |service: &'static str| {
         ec2.create_vpc_endpoint()
             .vpc_id(&vpc)
@@ -356,15 +360,7 @@ async fn elbv2_repeated_listener_returns_existing() {
     let config = sdk_config(&emulator).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .expect("CreateVpc succeeds")
-        .vpc
-        .and_then(|vpc| vpc.vpc_id)
-        .expect("CreateVpc returns the VPC id");
+    let vpc = create_vpc(&ec2).await;
     let subnet = ec2
         .create_subnet()
         .vpc_id(&vpc)

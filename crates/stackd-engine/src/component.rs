@@ -108,11 +108,7 @@ impl ComponentError {
         operation: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        ComponentError::Call {
-            operation: operation.into(),
-            source: source.into(),
-            transient: false,
-        }
+        Self::failed_call(operation.into(), source.into(), false)
     }
 
     /// Wraps the error of an AWS call that a later try may not meet again, such
@@ -121,10 +117,18 @@ impl ComponentError {
         operation: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
+        Self::failed_call(operation.into(), source.into(), true)
+    }
+
+    fn failed_call(
+        operation: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+        transient: bool,
+    ) -> Self {
         ComponentError::Call {
-            operation: operation.into(),
-            source: source.into(),
-            transient: true,
+            operation,
+            source,
+            transient,
         }
     }
 

@@ -484,39 +484,32 @@ async fn create_origin_access_control(
         .origin_access_control_config(origin_access_control_config(component)?)
         .send()
         .await;
-    let response = match sent {
-        Ok(response) => response,
-        // Names are unique in the account, and the observation found none of this
-        // name: an earlier create whose response was lost made it.
-        Err(error)
-            if matches!(
-                error.as_service_error(),
-                Some(CreateOriginAccessControlError::OriginAccessControlAlreadyExists(_))
-            ) =>
-        {
-            if let Some(found) = find_origin_access_control(client, &name).await? {
-                tracing::info!(origin_access_control = %found.id, name, "origin access control already created by an earlier call");
-                return Ok(found.id);
-            }
-            return Err(crate::failures::call_failed(
-                format!("CreateOriginAccessControl {name}"),
-                error,
-            ));
+    let error = match sent {
+        Ok(response) => {
+            let control = response.origin_access_control.ok_or_else(|| {
+                ComponentError::Unexpected(format!(
+                    "CreateOriginAccessControl {name} returned no origin access control"
+                ))
+            })?;
+            tracing::info!(origin_access_control = %control.id, name, "created origin access control");
+            return Ok(control.id);
         }
-        Err(error) => {
-            return Err(crate::failures::call_failed(
-                format!("CreateOriginAccessControl {name}"),
-                error,
-            ));
-        }
+        Err(error) => error,
     };
-    let control = response.origin_access_control.ok_or_else(|| {
-        ComponentError::Unexpected(format!(
-            "CreateOriginAccessControl {name} returned no origin access control"
-        ))
-    })?;
-    tracing::info!(origin_access_control = %control.id, name, "created origin access control");
-    Ok(control.id)
+    // Names are unique in the account, and the observation found none of this
+    // name: an earlier create whose response was lost made it.
+    if matches!(
+        error.as_service_error(),
+        Some(CreateOriginAccessControlError::OriginAccessControlAlreadyExists(_))
+    ) && let Some(found) = find_origin_access_control(client, &name).await?
+    {
+        tracing::info!(origin_access_control = %found.id, name, "origin access control already created by an earlier call");
+        return Ok(found.id);
+    }
+    Err(crate::failures::call_failed(
+        format!("CreateOriginAccessControl {name}"),
+        error,
+    ))
 }
 
 async fn update_origin_access_control(
@@ -579,37 +572,30 @@ pub(super) async fn create_public_key(
         .public_key_config(config)
         .send()
         .await;
-    let response = match sent {
-        Ok(response) => response,
-        // The caller reference comes from the stack, the key and its content, and
-        // the name is unique: an earlier create whose response was lost made it.
-        Err(error)
-            if matches!(
-                error.as_service_error(),
-                Some(CreatePublicKeyError::PublicKeyAlreadyExists(_))
-            ) =>
-        {
-            if let Some(found) = find_public_keys(client, component).await?.remove(key_id) {
-                tracing::info!(public_key = %found.id, name = %key.name, "public key already created by an earlier call");
-                return Ok(found.id);
-            }
-            return Err(crate::failures::call_failed(
-                format!("CreatePublicKey {}", key.name),
-                error,
-            ));
+    let error = match sent {
+        Ok(response) => {
+            let created = response.public_key.ok_or_else(|| {
+                ComponentError::Unexpected(format!("CreatePublicKey {} returned no key", key.name))
+            })?;
+            tracing::info!(public_key = %created.id, name = %key.name, "created public key");
+            return Ok(created.id);
         }
-        Err(error) => {
-            return Err(crate::failures::call_failed(
-                format!("CreatePublicKey {}", key.name),
-                error,
-            ));
-        }
+        Err(error) => error,
     };
-    let created = response.public_key.ok_or_else(|| {
-        ComponentError::Unexpected(format!("CreatePublicKey {} returned no key", key.name))
-    })?;
-    tracing::info!(public_key = %created.id, name = %key.name, "created public key");
-    Ok(created.id)
+    // The caller reference comes from the stack, the key and its content, and the
+    // name is unique: an earlier create whose response was lost made it.
+    if matches!(
+        error.as_service_error(),
+        Some(CreatePublicKeyError::PublicKeyAlreadyExists(_))
+    ) && let Some(found) = find_public_keys(client, component).await?.remove(key_id)
+    {
+        tracing::info!(public_key = %found.id, name = %key.name, "public key already created by an earlier call");
+        return Ok(found.id);
+    }
+    Err(crate::failures::call_failed(
+        format!("CreatePublicKey {}", key.name),
+        error,
+    ))
 }
 
 async fn create_key_group(
