@@ -13,11 +13,13 @@ use tokio::time::Instant;
 /// Settings of [`converge`].
 #[derive(Debug, Clone)]
 pub struct ConvergeOptions {
-    /// Maximum number of components observing or applying at the same time.
+    /// Maximum number of components applying at the same time.
     pub concurrency: usize,
     /// Time after which converge gives up waiting for AWS.
     pub wait: Duration,
-    /// Pause between two passes while something is Progressing or Blocked.
+    /// Pause between two passes while something is Progressing or Blocked. It
+    /// doubles after each pass that failed without changing anything, up to
+    /// [`MAX_STALLED_PAUSE`].
     pub requeue_after: Duration,
     /// Number of passes in a row in which a component may fail before converge stops.
     pub max_failed_passes: u32,
@@ -27,6 +29,18 @@ pub struct ConvergeOptions {
     pub destruction: Destruction,
     /// Check made once per pass before its first mutating call.
     pub write_guard: Option<Arc<dyn WriteGuard>>,
+}
+
+/// Maximum pause between passes that fail without changing anything, as under
+/// sustained throttling.
+pub const MAX_STALLED_PAUSE: Duration = Duration::from_secs(30);
+
+/// Returns the pause after `stalled` passes in a row that failed without a
+/// change: `requeue_after` doubled each time, at most [`MAX_STALLED_PAUSE`]
+/// unless `requeue_after` is longer.
+fn pause_after(requeue_after: Duration, stalled: u32) -> Duration {
+    let doubled = requeue_after.saturating_mul(1 << stalled.min(16));
+    doubled.min(MAX_STALLED_PAUSE.max(requeue_after))
 }
 
 impl Default for ConvergeOptions {
@@ -89,6 +103,8 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
     // fail in different passes, and none of them is stuck.
     let mut failed_in_a_row: BTreeMap<ComponentId, u32> = BTreeMap::new();
     let mut planned_before: BTreeMap<ComponentId, usize> = BTreeMap::new();
+    // Passes in a row that failed and changed nothing.
+    let mut stalled = 0;
     loop {
         let report = run_pass(graph, &pass_options).await;
         let converged = report.is_converged();
@@ -146,12 +162,15 @@ pub async fn converge(graph: &Graph, options: &ConvergeOptions) -> ConvergeRepor
                 outcome: Outcome::TimedOut,
             };
         }
+        stalled = if failed && !moving { stalled + 1 } else { 0 };
+        let pause = pause_after(options.requeue_after, stalled)
+            .min(options.wait.saturating_sub(started.elapsed()));
         tracing::debug!(
-            after = ?options.requeue_after,
+            after = ?pause,
             pass = passes.len(),
             "stack not converged yet, requeueing"
         );
-        tokio::time::sleep(options.requeue_after).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -297,6 +316,18 @@ mod tests {
                 .iter()
                 .all(|pass| pass.components[0].transient)
         );
+    }
+
+    #[test]
+    fn stalled_passes_double_the_pause() {
+        let second = Duration::from_secs(1);
+        assert_eq!(pause_after(second, 0), second);
+        assert_eq!(pause_after(second, 1), 2 * second);
+        assert_eq!(pause_after(second, 4), 16 * second);
+        assert_eq!(pause_after(second, 5), MAX_STALLED_PAUSE);
+        assert_eq!(pause_after(second, 40), MAX_STALLED_PAUSE);
+        assert_eq!(pause_after(Duration::ZERO, 3), Duration::ZERO);
+        assert_eq!(pause_after(2 * MAX_STALLED_PAUSE, 3), 2 * MAX_STALLED_PAUSE);
     }
 
     #[tokio::test]

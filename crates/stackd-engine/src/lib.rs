@@ -21,7 +21,7 @@ pub use change::{Change, ChangeKind, FieldDiff, UNKNOWN_UNTIL_APPLIED};
 pub use component::{
     Component, ComponentError, ComponentId, Inputs, Node, Outputs, Planned, Readiness,
 };
-pub use converge::{ConvergeOptions, ConvergeReport, Outcome, converge};
+pub use converge::{ConvergeOptions, ConvergeReport, MAX_STALLED_PAUSE, Outcome, converge};
 pub use graph::{Graph, GraphError};
 pub use guard::{Destruction, GuardChain, Refusal, WriteGuard};
 pub use pass::{ComponentReport, Mode, OBSERVATIONS_PER_APPLY, PassOptions, PassReport, run_pass};
