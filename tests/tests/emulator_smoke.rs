@@ -451,3 +451,52 @@ async fn elbv2_repeated_listener_returns_existing() {
         .unwrap_or_default();
     assert_eq!(listeners.len(), 1, "{listeners:?}");
 }
+
+#[tokio::test]
+async fn bucket_created_with_its_tags() {
+    let emulator = Emulator::start().expect("the emulator starts");
+    let config = sdk_config(&emulator).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let tag = |key: &str, value: &str| {
+        aws_sdk_s3::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap()
+    };
+
+    s3.create_bucket()
+        .bucket("stackd-tagged-bucket")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(REGION))
+                .tags(tag("stackd:stack", "smoke"))
+                .tags(tag("stackd:id", "bucket/tagged"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket succeeds");
+
+    let tags: Vec<(String, String)> = s3
+        .get_bucket_tagging()
+        .bucket("stackd-tagged-bucket")
+        .send()
+        .await
+        .expect("GetBucketTagging succeeds")
+        .tag_set
+        .into_iter()
+        .map(|tag| (tag.key, tag.value))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("stackd:stack".to_owned(), "smoke".to_owned()),
+            ("stackd:id".to_owned(), "bucket/tagged".to_owned()),
+        ]
+    );
+}

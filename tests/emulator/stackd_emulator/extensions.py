@@ -1,10 +1,10 @@
 """AWS behaviour that stackd needs and moto 5.2.5 lacks, patched into moto.
 
 Patched so far: the root element of S3 GetBucketVersioning responses, the
-atomicity of S3 conditional writes (If-Match, If-None-Match), EC2 client
-tokens of CreateNatGateway, CreateRouteTable, CreateVpcEndpoint and
-CreateLaunchTemplate, repeated ELBv2 CreateListener calls, ECS
-DescribeCapacityProviders without names, Auto Scaling updates that leave the
+tags of S3 CreateBucket, the atomicity of S3 conditional writes (If-Match,
+If-None-Match), EC2 client tokens of CreateNatGateway, CreateRouteTable,
+CreateVpcEndpoint and CreateLaunchTemplate, repeated ELBv2 CreateListener
+calls, ECS DescribeCapacityProviders without names, Auto Scaling updates that leave the
 mixed instances policy out, the AWS managed IAM policies, which moto leaves
 out unless configured to load them, ElastiCache Serverless, which module
 ``elasticache_serverless`` adds, the read-back of CloudFront origins and
@@ -126,6 +126,39 @@ def _make_s3_conditional_writes_atomic() -> None:
                 return _unlocked(self)
 
         setattr(S3Response, name, locked)
+
+
+def _patch_s3_create_bucket_tags() -> None:
+    """Tag a new bucket with the ``Tags`` of its CreateBucketConfiguration.
+
+    The S3 API model, and so the SDKs' CreateBucketConfiguration, has
+    ``Tags``: the bucket is created with them in one request. moto 5.2.5 reads only the
+    LocationConstraint and drops the tags, so a create whose follow-up
+    PutBucketTagging never ran left a bucket that looked like someone else's.
+    """
+    import xmltodict
+    from moto.s3.responses import S3Response
+
+    moto_put = S3Response._bucket_response_put
+
+    def _bucket_response_put(self, request, bucket_name, querystring):  # type: ignore[no-untyped-def]
+        result = moto_put(self, request, bucket_name, querystring)
+        if querystring or not self.body:
+            return result
+        try:
+            configuration = xmltodict.parse(self.body).get("CreateBucketConfiguration") or {}
+        except Exception:  # noqa: BLE001 - moto already accepted the body
+            return result
+        tags = (configuration.get("Tags") or {}).get("Tag") or []
+        if isinstance(tags, dict):
+            tags = [tags]
+        if tags:
+            self.backend.put_bucket_tagging(
+                bucket_name, {tag["Key"]: tag.get("Value") or "" for tag in tags}
+            )
+        return result
+
+    S3Response._bucket_response_put = _bucket_response_put
 
 
 def _load_iam_aws_managed_policies() -> None:
@@ -277,6 +310,7 @@ def _make_ec2_client_tokens_idempotent() -> None:
 def install() -> None:
     """Patch moto with stackd's extensions."""
     _patch_s3_versioning_root()
+    _patch_s3_create_bucket_tags()
     _make_s3_conditional_writes_atomic()
     _load_iam_aws_managed_policies()
     _patch_ecs_describe_all_capacity_providers()
