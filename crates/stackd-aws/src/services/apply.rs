@@ -173,6 +173,15 @@ async fn register_task_definition(target: &Target<'_>) -> Result<String, Compone
         .set_task_role_arn(task.task_role_arn.clone())
         .set_container_definitions(Some(containers))
         .set_tags(Some(ecs_tags(&tags)))
+        // Each call registers a new revision, and the call takes no client
+        // token: an SDK retry after a lost response would register a second
+        // one. The next pass finds a registration that took effect as the latest
+        // revision instead.
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()),
+        )
         .send()
         .await
         .map_err(|error| {
