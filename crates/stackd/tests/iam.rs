@@ -590,3 +590,66 @@ async fn untagged_role_with_our_name_is_left_alone() {
         "the other roles are reconciled"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_of_interrupted_create_is_replaced() {
+    let emulator = create_stack();
+    let iam = iam_client(&emulator).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config(&emulator).await);
+    let stored = access_key_ids(&iam).await;
+
+    // What a run killed between CreateAccessKey and PutSecretValue leaves: the
+    // pending tag on the secret and a key that the secret does not contain.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    secrets
+        .tag_resource()
+        .secret_id(UPLOADER_SECRET)
+        .tags(
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key("stackd:access-key-pending")
+                .value(since.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.delete_access_key()
+        .user_name(UPLOADER)
+        .access_key_id(&stored[0])
+        .send()
+        .await
+        .unwrap();
+    let lost = iam
+        .create_access_key()
+        .user_name(UPLOADER)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+
+    let repaired = reconcile(&emulator, &config_file());
+
+    assert_eq!(repaired.status.code(), Some(0), "{}", describe(&repaired));
+    let keys = access_key_ids(&iam).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_ne!(keys[0], lost, "the unstored key is deleted");
+    assert_eq!(stored_key(&emulator).await["AccessKeyId"], json!(keys[0]));
+    let tags = secrets
+        .describe_secret()
+        .secret_id(UPLOADER_SECRET)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    assert!(
+        tags.iter()
+            .all(|tag| tag.key() != Some("stackd:access-key-pending")),
+        "the pending tag is removed: {tags:?}"
+    );
+}
