@@ -14,11 +14,13 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     let venv = venv::ensure(workspace)?;
     run_step(
         &format!(
-            "STACKD_FAULT_SEEDS={SEEDS} cargo test -p stackd --test faults -- --include-ignored --nocapture"
+            "STACKD_FAULT_SEEDS={SEEDS} cargo test --workspace --test faults -- --include-ignored --nocapture"
         ),
         workspace
             .cargo()
-            .args(["test", "-p", "stackd", "--test", "faults", "--"])
+            // `--workspace` resolves dependency features as `cargo xtask test`
+            // does, so the build of the AWS SDK crates is reused.
+            .args(["test", "--workspace", "--test", "faults", "--"])
             .args(["--include-ignored", "--nocapture", "--test-threads", "1"])
             .env("STACKD_FAULT_SEEDS", SEEDS)
             .env("STACKD_EMULATOR_PYTHON", &venv.python),
