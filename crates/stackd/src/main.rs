@@ -19,7 +19,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
+    // stackd waits on AWS, not on the CPU: two workers are enough on any host,
+    // and each worker thread adds a stack and a malloc arena to resident memory.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
