@@ -516,7 +516,7 @@ fn creation_converges_under_faults() {
 const KILLED_RUNS: u64 = 20;
 
 #[test]
-#[ignore = "full form, about 20 minutes: run by `cargo xtask faults`"]
+#[ignore = "full form, about 10 minutes: run by `cargo xtask faults`"]
 fn killed_creation_converges_on_restart() {
     for run in 1..=KILLED_RUNS {
         let emulator = Emulator::start().expect("the emulator starts");
