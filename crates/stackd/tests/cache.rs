@@ -44,10 +44,6 @@ fn ecpu_maximum(cache: &ServerlessCache) -> Option<i32> {
         .and_then(EcpuPerSecond::maximum)
 }
 
-fn operations(calls: &[Call]) -> Vec<&str> {
-    calls.iter().map(|call| call.operation.as_str()).collect()
-}
-
 /// Creates the stack in a fresh emulator and checks that it converged.
 fn create_stack() -> Emulator {
     let emulator = Emulator::start().expect("the emulator starts");
@@ -266,21 +262,13 @@ async fn hand_changed_limit_and_tag_are_put_back() {
         .await
         .expect("the hand-made tag is added");
 
-    let drifted = plan(&emulator, &config_file());
-    assert_eq!(
-        drifted.status.code(),
-        Some(2),
-        "plan sees drift: {}",
-        describe(&drifted)
-    );
-    let text = stdout(&drifted);
-    assert!(
-        text.contains("limits.ecpuPerSecondMax: 9000 -> 5000"),
-        "plan shows the limit:\n{text}"
-    );
-    assert!(
-        text.contains("tags.owner: alice -> (none)"),
-        "plan shows the tag:\n{text}"
+    plan_shows_drift(
+        &emulator,
+        &config_file(),
+        &[
+            "limits.ecpuPerSecondMax: 9000 -> 5000",
+            "tags.owner: alice -> (none)",
+        ],
     );
 
     let repaired = reconcile(&emulator, &config_file());

@@ -6,7 +6,7 @@
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
-use stackd_tests::{Call, Emulator};
+use stackd_tests::Emulator;
 
 mod common;
 use common::*;
@@ -33,10 +33,6 @@ async fn live_target_group(client: &Client) -> TargetGroup {
         .await
         .expect("DescribeTargetGroups succeeds");
     response.target_groups()[0].clone()
-}
-
-fn operations(calls: &[Call]) -> Vec<&str> {
-    calls.iter().map(|call| call.operation.as_str()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,21 +121,13 @@ async fn health_check_drift_is_put_back() {
         .await
         .expect("the hand-made change succeeds");
 
-    let plan_output = plan(&emulator, &config_file());
-    assert_eq!(
-        plan_output.status.code(),
-        Some(2),
-        "plan finds the drift: {}",
-        describe(&plan_output)
-    );
-    let shown = stdout(&plan_output);
-    assert!(
-        shown.contains("healthCheck.intervalSeconds: 10 -> 30"),
-        "the plan shows the interval field: {shown}"
-    );
-    assert!(
-        shown.contains("healthCheck.healthyThreshold: 5 -> 3"),
-        "the plan shows the threshold field: {shown}"
+    plan_shows_drift(
+        &emulator,
+        &config_file(),
+        &[
+            "healthCheck.intervalSeconds: 10 -> 30",
+            "healthCheck.healthyThreshold: 5 -> 3",
+        ],
     );
 
     emulator.reset_calls();
@@ -340,17 +328,10 @@ async fn launch_template_drift_is_put_back() {
         .await
         .expect("the hand-made version becomes the default");
 
-    let drifted = plan(&emulator, &config_file());
-    assert_eq!(
-        drifted.status.code(),
-        Some(2),
-        "plan finds the drift: {}",
-        describe(&drifted)
-    );
-    let shown = stdout(&drifted);
-    assert!(
-        shown.contains("instanceType: t3.micro -> t3.large"),
-        "the plan shows the field: {shown}"
+    plan_shows_drift(
+        &emulator,
+        &config_file(),
+        &["instanceType: t3.micro -> t3.large"],
     );
 
     emulator.reset_calls();

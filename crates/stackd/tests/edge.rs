@@ -5,7 +5,7 @@
 
 use aws_sdk_cloudfront::types::{DistributionConfig, TrustedKeyGroups};
 use serde_json::{Value, json};
-use stackd_tests::{Call, Emulator};
+use stackd_tests::Emulator;
 use std::collections::BTreeMap;
 
 mod common;
@@ -26,10 +26,6 @@ async fn s3(emulator: &Emulator) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
-}
-
-fn operations(calls: &[Call]) -> Vec<&str> {
-    calls.iter().map(|call| call.operation.as_str()).collect()
 }
 
 /// A distribution as GetDistribution returns it, with its ETag.

@@ -5,7 +5,7 @@
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, NetworkConfiguration, Service};
-use stackd_tests::{Call, Emulator};
+use stackd_tests::Emulator;
 
 mod common;
 use common::*;
@@ -31,10 +31,6 @@ async fn live_service(client: &Client) -> Service {
         .await
         .expect("DescribeServices succeeds");
     response.services()[0].clone()
-}
-
-fn operations(calls: &[Call]) -> Vec<&str> {
-    calls.iter().map(|call| call.operation.as_str()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -205,21 +201,13 @@ async fn network_drift_is_put_back() {
         .await
         .expect("the hand-made change succeeds");
 
-    let plan_output = plan(&emulator, &config_file());
-    assert_eq!(
-        plan_output.status.code(),
-        Some(2),
-        "plan finds the drift: {}",
-        describe(&plan_output)
-    );
-    let shown = stdout(&plan_output);
-    assert!(
-        shown.contains("networkConfiguration.assignPublicIp: ENABLED -> DISABLED"),
-        "the plan shows the public IP field: {shown}"
-    );
-    assert!(
-        shown.contains("networkConfiguration.subnets:"),
-        "the plan shows the subnets field: {shown}"
+    let shown = plan_shows_drift(
+        &emulator,
+        &config_file(),
+        &[
+            "networkConfiguration.assignPublicIp: ENABLED -> DISABLED",
+            "networkConfiguration.subnets:",
+        ],
     );
     assert!(
         !shown.contains("networkConfiguration.securityGroups"),

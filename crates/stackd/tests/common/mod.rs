@@ -155,6 +155,28 @@ pub fn plan(emulator: &Emulator, file: &Path) -> Output {
     stackd(emulator, &["plan", "-f", file])
 }
 
+/// Runs `plan` over `file`, asserts that it finds drift (exit 2) and that its
+/// output contains each of `expected`, and returns the output.
+pub fn plan_shows_drift(emulator: &Emulator, file: &Path, expected: &[&str]) -> String {
+    let planned = plan(emulator, file);
+    assert_eq!(
+        planned.status.code(),
+        Some(2),
+        "plan finds drift: {}",
+        describe(&planned)
+    );
+    let text = stdout(&planned);
+    for line in expected {
+        assert!(text.contains(line), "the plan shows {line}:\n{text}");
+    }
+    text
+}
+
+/// Returns the operation names of `calls`, in order.
+pub fn operations(calls: &[stackd_tests::Call]) -> Vec<&str> {
+    calls.iter().map(|call| call.operation.as_str()).collect()
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
