@@ -24,6 +24,24 @@ async fn sdk_config(emulator: &Emulator) -> SdkConfig {
         .await
 }
 
+/// Returns an S3 client of the emulator in path style, because virtual-host
+/// style would put the bucket name in front of 127.0.0.1.
+async fn s3_client(emulator: &Emulator) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(emulator).await)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Returns the AWS error code of a failed call.
+fn error_code<E, R>(error: &aws_sdk_ec2::error::SdkError<E, R>) -> Option<&str>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|error| error.code())
+}
+
 fn find_call<'a>(calls: &'a [Call], service: &str, operation: &str) -> Option<&'a Call> {
     calls
         .iter()
@@ -106,13 +124,7 @@ async fn vpc_tags_filter_and_call_log() {
 #[tokio::test]
 async fn bucket_create_then_head() {
     let emulator = Emulator::start().expect("the emulator starts");
-    let config = sdk_config(&emulator).await;
-    // Virtual-host style would put the bucket name in front of 127.0.0.1.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&emulator).await;
 
     // Outside us-east-1, CreateBucket needs the region as location constraint.
     let bucket = "stackd-smoke-bucket";
@@ -172,12 +184,7 @@ async fn bucket_versioning_reads_back_in_every_state() {
     use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
     let emulator = Emulator::start().expect("the emulator starts");
-    let config = sdk_config(&emulator).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&emulator).await;
     s3.create_bucket()
         .bucket("versioned")
         .create_bucket_configuration(
@@ -259,9 +266,7 @@ async fn ec2_client_token_returns_first_result() {
         "the repeat returns the first endpoint"
     );
     assert_eq!(
-        mismatch
-            .as_service_error()
-            .and_then(|error| error.meta().code()),
+        error_code(&mismatch),
         Some("IdempotentParameterMismatch"),
         "{mismatch:?}"
     );
@@ -307,9 +312,7 @@ async fn cloudfront_names_and_caller_references_are_unique() {
             .await
             .expect_err("a second key of the same name or caller reference is rejected");
         assert_eq!(
-            rejected
-                .as_service_error()
-                .and_then(|error| error.meta().code()),
+            error_code(&rejected),
             Some("PublicKeyAlreadyExists"),
             "{name} {reference}: {rejected:?}"
         );
@@ -332,9 +335,7 @@ async fn cloudfront_names_and_caller_references_are_unique() {
         .await
         .expect_err("a second group of the name is rejected");
     assert_eq!(
-        rejected
-            .as_service_error()
-            .and_then(|error| error.meta().code()),
+        error_code(&rejected),
         Some("KeyGroupAlreadyExists"),
         "{rejected:?}"
     );
@@ -435,9 +436,7 @@ async fn elbv2_repeated_listener_returns_existing() {
     assert!(first.is_some());
     assert_eq!(again, first, "the repeat returns the first listener");
     assert_eq!(
-        rejected
-            .as_service_error()
-            .and_then(|error| error.meta().code()),
+        error_code(&rejected),
         Some("DuplicateListener"),
         "{rejected:?}"
     );
@@ -455,12 +454,7 @@ async fn elbv2_repeated_listener_returns_existing() {
 #[tokio::test]
 async fn bucket_created_with_its_tags() {
     let emulator = Emulator::start().expect("the emulator starts");
-    let config = sdk_config(&emulator).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&emulator).await;
     let tag = |key: &str, value: &str| {
         aws_sdk_s3::types::Tag::builder()
             .key(key)
