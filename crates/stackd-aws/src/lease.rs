@@ -199,7 +199,16 @@ impl S3Lease {
             return;
         };
         let record = self.record(None, held.generation);
-        match self.write(&record, Some(&current)).await {
+        let mut written = self.write(&record, Some(&current)).await;
+        // A 412 may answer the SDK's retry of a release whose first response
+        // was lost: the record is then exactly the one written.
+        if matches!(written, Ok(Written::Lost))
+            && let Ok(Some(found)) = self.read().await
+            && found.record == record
+        {
+            written = Ok(Written::Done(found.etag));
+        }
+        match written {
             Ok(Written::Done(_)) => {
                 tracing::debug!(generation = held.generation, "released the lease");
             }
@@ -325,43 +334,7 @@ impl S3Lease {
     }
 
     async fn read(&self) -> Result<Option<Found>, CallFailed> {
-        let response = self
-            .s3
-            .get_object()
-            .bucket(&self.settings.bucket)
-            .key(&self.settings.key)
-            .send()
-            .await;
-        let output = match response {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(error)) if error.err().is_no_such_key() => return Ok(None),
-            Err(error) => {
-                let context = format!(
-                    "reading the lease s3://{}/{}",
-                    self.settings.bucket, self.settings.key
-                );
-                return Err(CallFailed::new(context, &error));
-            }
-        };
-        let etag = output.e_tag().unwrap_or_default().to_owned();
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|error| CallFailed {
-                message: format!("reading the lease body failed: {error}"),
-                transient: true,
-            })?
-            .into_bytes();
-        let record = serde_json::from_slice(&bytes).map_err(|error| CallFailed {
-            message: format!(
-                "the lease s3://{}/{} does not hold a stackd lease record ({error}); \
-                 delete it if no stackd run is writing",
-                self.settings.bucket, self.settings.key
-            ),
-            transient: false,
-        })?;
-        Ok(Some(Found { etag, record }))
+        read(&self.s3, &self.settings.bucket, &self.settings.key).await
     }
 
     async fn write(&self, record: &Record, if_match: Option<&str>) -> Result<Written, CallFailed> {
@@ -488,15 +461,21 @@ impl Renewal {
             self.body.written_at = rfc3339(SystemTime::now());
             match put(&self.s3, &self.bucket, &self.key, &self.body, Some(&last)).await {
                 Ok(Written::Done(next)) => *current = Some(next),
-                Ok(Written::Lost) => {
-                    tracing::error!(
-                        bucket = %self.bucket,
-                        key = %self.key,
-                        "lost the lease: another run took it over"
-                    );
-                    *current = None;
-                    return;
-                }
+                // A 412 may answer the SDK's retry of a write whose first
+                // response was lost: the record is then exactly the one written.
+                Ok(Written::Lost) => match read(&self.s3, &self.bucket, &self.key).await {
+                    Ok(Some(found)) if found.record == self.body => *current = Some(found.etag),
+                    Err(error) => tracing::warn!(error = %error, "renewing the lease failed"),
+                    Ok(_) => {
+                        tracing::error!(
+                            bucket = %self.bucket,
+                            key = %self.key,
+                            "lost the lease: another run took it over"
+                        );
+                        *current = None;
+                        return;
+                    }
+                },
                 // A failed renewal is tried again at the next tick; the TTL
                 // leaves room for two misses.
                 Err(error) => tracing::warn!(error = %error, "renewing the lease failed"),
@@ -544,6 +523,37 @@ impl From<CallFailed> for Refusal {
             Refusal::stop(failed.message)
         }
     }
+}
+
+/// Reads the lease object, or `None` when it does not exist.
+async fn read(s3: &Client, bucket: &str, key: &str) -> Result<Option<Found>, CallFailed> {
+    let response = s3.get_object().bucket(bucket).key(key).send().await;
+    let output = match response {
+        Ok(output) => output,
+        Err(SdkError::ServiceError(error)) if error.err().is_no_such_key() => return Ok(None),
+        Err(error) => {
+            let context = format!("reading the lease s3://{bucket}/{key}");
+            return Err(CallFailed::new(context, &error));
+        }
+    };
+    let etag = output.e_tag().unwrap_or_default().to_owned();
+    let bytes = output
+        .body
+        .collect()
+        .await
+        .map_err(|error| CallFailed {
+            message: format!("reading the lease body failed: {error}"),
+            transient: true,
+        })?
+        .into_bytes();
+    let record = serde_json::from_slice(&bytes).map_err(|error| CallFailed {
+        message: format!(
+            "the lease s3://{bucket}/{key} does not hold a stackd lease record ({error}); \
+             delete it if no stackd run is writing"
+        ),
+        transient: false,
+    })?;
+    Ok(Some(Found { etag, record }))
 }
 
 /// Writes `record` with `If-Match: if_match`, or `If-None-Match: *` without it.
@@ -612,6 +622,60 @@ mod tests {
         mock!(Client::head_bucket).then_http_response(move || {
             HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty())
         })
+    }
+
+    #[tokio::test]
+    async fn renewal_answered_412_after_its_write_keeps_lease() {
+        use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+        use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use aws_sdk_s3::types::error::NoSuchKey;
+        use std::sync::Mutex as StdMutex;
+
+        // The body of the last PutObject, which the emulated S3 then contains.
+        let stored: Arc<StdMutex<Vec<u8>>> = Arc::default();
+        let seen = Arc::clone(&stored);
+        let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+        // The take succeeds. The renewal's write takes effect but its response
+        // is lost, so the SDK's retry on the old ETag gets 412.
+        let put = mock!(Client::put_object)
+            .match_requests(move |input| {
+                if let Some(bytes) = input.body.bytes() {
+                    *seen.lock().unwrap() = bytes.to_vec();
+                }
+                true
+            })
+            .sequence()
+            .output(|| PutObjectOutput::builder().e_tag("\"e1\"").build())
+            .http_response(|| {
+                HttpResponse::new(StatusCode::try_from(412).unwrap(), SdkBody::empty())
+            })
+            .build();
+        let body = Arc::clone(&stored);
+        let get = mock!(Client::get_object)
+            .sequence()
+            .error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()))
+            .output(move || {
+                GetObjectOutput::builder()
+                    .e_tag("\"e2\"")
+                    .body(ByteStream::from(body.lock().unwrap().clone()))
+                    .build()
+            })
+            .build();
+        let mut lease = lease(mock_client!(aws_sdk_s3, [&head, &put, &get]));
+        lease.settings.ttl = Duration::from_millis(30);
+
+        lease.check().await.expect("the lease is free");
+        // Later renewals find no rule, fail and keep the ETag, as a failed renewal does.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        assert_eq!(put.num_calls(), 2, "the take and one renewal");
+        assert_eq!(
+            get.num_calls(),
+            2,
+            "the take's read and the renewal's check"
+        );
+        lease.check().await.expect("the lease is still held");
     }
 
     #[tokio::test]
