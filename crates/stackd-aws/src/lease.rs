@@ -200,8 +200,8 @@ impl S3Lease {
         };
         let record = self.record(None, held.generation);
         let mut written = self.write(&record, Some(&current)).await;
-        // A 412 may answer the SDK's retry of a release whose first response
-        // was lost: the record is then exactly the one written.
+        // The SDK's retry of a release whose first response was lost gets 412,
+        // and the record is then exactly the one written.
         if matches!(written, Ok(Written::Lost))
             && let Ok(Some(found)) = self.read().await
             && found.record == record
@@ -461,8 +461,8 @@ impl Renewal {
             self.body.written_at = rfc3339(SystemTime::now());
             match put(&self.s3, &self.bucket, &self.key, &self.body, Some(&last)).await {
                 Ok(Written::Done(next)) => *current = Some(next),
-                // A 412 may answer the SDK's retry of a write whose first
-                // response was lost: the record is then exactly the one written.
+                // The SDK's retry of a write whose first response was lost gets
+                // 412, and the record is then exactly the one written.
                 Ok(Written::Lost) => match read(&self.s3, &self.bucket, &self.key).await {
                     Ok(Some(found)) if found.record == self.body => *current = Some(found.etag),
                     Err(error) => tracing::warn!(error = %error, "renewing the lease failed"),
