@@ -352,7 +352,7 @@ async fn cloudfront_names_and_caller_references_are_unique() {
 }
 
 #[tokio::test]
-async fn elbv2_repeated_listener_returns_existing() {
+async fn elbv2_repeated_creates_return_existing() {
     use aws_sdk_elasticloadbalancingv2::types::{
         Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
     };
@@ -373,34 +373,50 @@ async fn elbv2_repeated_listener_returns_existing() {
         .subnet
         .and_then(|subnet| subnet.subnet_id)
         .expect("CreateSubnet returns the subnet id");
-    let balancer = elbv2
-        .create_load_balancer()
-        .name("internal")
-        .r#type(LoadBalancerTypeEnum::Network)
-        .scheme(LoadBalancerSchemeEnum::Internal)
-        .subnets(&subnet)
-        .send()
-        .await
-        .expect("CreateLoadBalancer succeeds")
-        .load_balancers
-        .unwrap_or_default()
-        .remove(0)
-        .load_balancer_arn
-        .expect("CreateLoadBalancer returns the ARN");
-    let group = elbv2
-        .create_target_group()
-        .name("app")
-        .protocol(ProtocolEnum::Tcp)
-        .port(8080)
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .expect("CreateTargetGroup succeeds")
-        .target_groups
-        .unwrap_or_default()
-        .remove(0)
-        .target_group_arn
-        .expect("CreateTargetGroup returns the ARN");
+    let create_balancer = || async {
+        elbv2
+            .create_load_balancer()
+            .name("internal")
+            .r#type(LoadBalancerTypeEnum::Network)
+            .scheme(LoadBalancerSchemeEnum::Internal)
+            .subnets(&subnet)
+            .send()
+            .await
+            .expect("CreateLoadBalancer succeeds")
+            .load_balancers
+            .unwrap_or_default()
+            .remove(0)
+            .load_balancer_arn
+            .expect("CreateLoadBalancer returns the ARN")
+    };
+    let create_group = || async {
+        elbv2
+            .create_target_group()
+            .name("app")
+            .protocol(ProtocolEnum::Tcp)
+            .port(8080)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .expect("CreateTargetGroup succeeds")
+            .target_groups
+            .unwrap_or_default()
+            .remove(0)
+            .target_group_arn
+            .expect("CreateTargetGroup returns the ARN")
+    };
+    let balancer = create_balancer().await;
+    let group = create_group().await;
+    assert_eq!(
+        create_balancer().await,
+        balancer,
+        "a repeated CreateLoadBalancer returns the first"
+    );
+    assert_eq!(
+        create_group().await,
+        group,
+        "a repeated CreateTargetGroup returns the first"
+    );
     let create = |protocol: ProtocolEnum| {
         elbv2
             .create_listener()

@@ -3,10 +3,11 @@
 Patched so far: the root element of S3 GetBucketVersioning responses, the
 tags of S3 CreateBucket, the atomicity of S3 conditional writes (If-Match,
 If-None-Match), EC2 client tokens of CreateNatGateway, CreateRouteTable,
-CreateVpcEndpoint and CreateLaunchTemplate, repeated ELBv2 CreateListener
-calls, ECS DescribeCapacityProviders without names, Auto Scaling updates that leave the
-mixed instances policy out, the AWS managed IAM policies, which moto leaves
-out unless configured to load them, ElastiCache Serverless, which module
+CreateVpcEndpoint and CreateLaunchTemplate, repeated ELBv2 CreateListener,
+CreateLoadBalancer and CreateTargetGroup calls, ECS DescribeCapacityProviders
+without names, Auto Scaling updates that leave the mixed instances policy
+out, the AWS managed IAM policies, which moto leaves out unless configured to
+load them, ElastiCache Serverless, which module
 ``elasticache_serverless`` adds, the read-back of CloudFront origins and
 ETags, which module ``cloudfront_distributions`` fixes, ECS capacity provider
 strategies on services, awsvpc read-back and task definition defaults, which
@@ -250,6 +251,53 @@ def _make_elbv2_create_listener_idempotent() -> None:
     ELBv2Backend.create_listener = create_listener
 
 
+def _make_elbv2_creates_idempotent_by_name() -> None:
+    """Return the existing load balancer or target group for a repeated create.
+
+    The Elastic Load Balancing API reference documents CreateLoadBalancer and
+    CreateTargetGroup as idempotent: a repeated call with the same settings
+    returns the existing resource, and other settings under a name in use fail
+    with ``DuplicateLoadBalancerName`` or ``DuplicateTargetGroupName``. moto
+    5.2.5 looks a load balancer up by an ARN with a new random id, so it makes
+    a second load balancer of the same name, and it rejects a repeated target
+    group even with the same settings.
+    """
+    from moto.elbv2.exceptions import DuplicateLoadBalancerName
+    from moto.elbv2.models import ELBv2Backend
+
+    moto_create_balancer = ELBv2Backend.create_load_balancer
+
+    def create_load_balancer(self, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for balancer in self.load_balancers.values():
+            if balancer.name != name:
+                continue
+            same = balancer.scheme == kwargs.get("scheme", "internet-facing") and (
+                balancer.type == (kwargs.get("loadbalancer_type") or "application")
+            )
+            if same:
+                return balancer
+            raise DuplicateLoadBalancerName()
+        return moto_create_balancer(self, name, *args, **kwargs)
+
+    moto_create_group = ELBv2Backend.create_target_group
+
+    def create_target_group(self, name, **kwargs):  # type: ignore[no-untyped-def]
+        for group in self.target_groups.values():
+            if group.name != name:
+                continue
+            same = (
+                group.vpc_id == kwargs.get("vpc_id")
+                and str(group.port) == str(kwargs.get("port"))
+                and (group.protocol or "") == (kwargs.get("protocol") or "")
+            )
+            if same:
+                return group
+        return moto_create_group(self, name, **kwargs)
+
+    ELBv2Backend.create_load_balancer = create_load_balancer
+    ELBv2Backend.create_target_group = create_target_group
+
+
 # Guards _EC2_CLIENT_TOKENS, see _make_ec2_client_tokens_idempotent.
 _EC2_TOKENS_LOCK = threading.Lock()
 
@@ -317,6 +365,7 @@ def install() -> None:
     _patch_autoscaling_update_keeps_mixed_instances_policy()
     _make_ec2_client_tokens_idempotent()
     _make_elbv2_create_listener_idempotent()
+    _make_elbv2_creates_idempotent_by_name()
     elasticache_serverless.install()
     cloudfront_distributions.install()
     ecs_services.install()
