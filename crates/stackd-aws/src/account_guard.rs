@@ -38,10 +38,16 @@ impl WriteGuard for AccountGuard {
             )));
         }
         let identity = self.sts.get_caller_identity().send().await.map_err(|error| {
-            Refusal::stop(format!(
+            let reason = format!(
                 "STS GetCallerIdentity failed, so the account could not be checked and nothing was written: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&error)
-            ))
+            );
+            // Throttling or a lost connection may be gone by the next pass.
+            if crate::failures::is_transient(&error) {
+                Refusal::retry(reason)
+            } else {
+                Refusal::stop(reason)
+            }
         })?;
         match identity.account() {
             Some(account) if account == self.account => Ok(()),
@@ -87,6 +93,25 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("nothing was written"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn sts_server_error_lets_next_pass_retry() {
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+
+        let unavailable =
+            mock!(aws_sdk_sts::Client::get_caller_identity).then_http_response(|| {
+                HttpResponse::new(StatusCode::try_from(503).unwrap(), SdkBody::empty())
+            });
+        let sts = crate::mocks::mock_client!(aws_sdk_sts, [&unavailable]);
+        let guard = AccountGuard::new(sts, "111122223333", "eu-west-3");
+
+        let refusal = guard.check().await.unwrap_err();
+
+        assert!(refusal.retry, "{refusal:?}");
+        assert!(refusal.reason.contains("GetCallerIdentity"), "{refusal:?}");
     }
 
     #[tokio::test]
