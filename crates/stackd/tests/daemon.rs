@@ -527,3 +527,37 @@ async fn daemon_waits_for_held_lease() {
     let status = daemon.terminate();
     assert_eq!(status.code(), Some(0), "exit after SIGTERM");
 }
+
+#[test]
+fn unit_file_passes_systemd_analyze() {
+    let Ok(found) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze is not installed: deploy/stackd.service not checked");
+        return;
+    };
+    assert!(found.status.success(), "systemd-analyze --version failed");
+
+    // The unit names the installed binary; the check needs one that exists.
+    let unit = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/stackd.service"),
+    )
+    .expect("deploy/stackd.service is readable");
+    let workspace = Workspace::new();
+    let copy = workspace.folder.join("stackd.service");
+    fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/stackd", env!("CARGO_BIN_EXE_stackd")),
+    )
+    .expect("the unit copy is written");
+
+    let verified = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze runs");
+
+    assert!(
+        verified.status.success(),
+        "systemd-analyze verify: {}",
+        common::describe(&verified)
+    );
+}
