@@ -536,7 +536,8 @@ fn unit_file_passes_systemd_analyze() {
     };
     assert!(found.status.success(), "systemd-analyze --version failed");
 
-    // The unit names the installed binary; the check needs one that exists.
+    // The unit names the installed binary, which the check needs to exist, so
+    // the copy names the built one.
     let unit = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/stackd.service"),
     )
