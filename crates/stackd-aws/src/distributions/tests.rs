@@ -560,8 +560,8 @@ fn deploying_distribution_is_progressing() {
 
 const KEY_NAME: &str = "s-media-signer";
 
-/// The media distribution with one signing key, whose CloudFront client answers
-/// CreatePublicKey and ListPublicKeys with these rules.
+/// Builds the media distribution with one signing key, whose CloudFront client
+/// serves CreatePublicKey and ListPublicKeys from these rules.
 fn component_with_key(create: &Rule, list: &Rule) -> DistributionComponent {
     let clients = crate::clients::AwsClients {
         cloudfront: mock_client!(aws_sdk_cloudfront, [create, list]),
@@ -580,7 +580,7 @@ fn component_with_key(create: &Rule, list: &Rule) -> DistributionComponent {
     )
 }
 
-/// A ListPublicKeys rule that answers with the keys of these ids and names.
+/// Returns a ListPublicKeys rule that lists keys of these ids and names.
 fn listed_keys(keys: &'static [(&'static str, &'static str)]) -> Rule {
     mock!(Client::list_public_keys).then_output(move || {
         let items: Vec<PublicKeySummary> = keys
@@ -608,9 +608,9 @@ fn listed_keys(keys: &'static [(&'static str, &'static str)]) -> Rule {
     })
 }
 
-/// A CreatePublicKey rule whose first call answers HTTP 500, as if the key were
-/// made and the response lost, and whose retry gets CloudFront's answer to a name
-/// and caller reference it knows.
+/// Returns a CreatePublicKey rule whose first call fails with HTTP 500, as if
+/// the key were made and the response lost, and whose retry gets
+/// PublicKeyAlreadyExists, as CloudFront returns for a known name.
 fn create_key_lost_after_effect() -> Rule {
     mock!(Client::create_public_key)
         .sequence()
@@ -626,7 +626,7 @@ fn create_key_lost_after_effect() -> Rule {
 }
 
 #[tokio::test]
-async fn key_create_lost_after_a_500_returns_the_first_key() {
+async fn lost_key_create_returns_first_key() {
     let create = create_key_lost_after_effect();
     let list = listed_keys(&[("K2OTHER", "someone-else"), ("K1FIRST", KEY_NAME)]);
     let component = component_with_key(&create, &list);
@@ -641,7 +641,7 @@ async fn key_create_lost_after_a_500_returns_the_first_key() {
 }
 
 #[tokio::test]
-async fn key_already_existing_without_its_name_is_an_error() {
+async fn existing_key_not_found_fails() {
     let create = create_key_lost_after_effect();
     let list = listed_keys(&[("K2OTHER", "someone-else")]);
     let component = component_with_key(&create, &list);
